@@ -1,0 +1,105 @@
+"""Users and sessions in the Django admin."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
+from django.utils import timezone
+
+from accounts.models import Session, User
+
+
+class UserCreationForm(DjangoUserCreationForm):
+    class Meta(DjangoUserCreationForm.Meta):
+        model = User
+        fields = ("username", "email", "full_name")
+
+
+class UserChangeForm(DjangoUserChangeForm):
+    class Meta(DjangoUserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = ("username", "email", "full_name", "is_active", "is_staff", "date_joined")
+    list_filter = ("is_active", "is_staff", "is_superuser")
+    search_fields = ("username", "email", "full_name")
+    ordering = ("username",)
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("full_name", "email")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "full_name", "password1", "password2"),
+            },
+        ),
+    )
+    actions = ["log_out_everywhere"]
+
+    @admin.action(description="Log out everywhere (revoke every session)")
+    def log_out_everywhere(self, request, queryset):
+        revoked = Session.objects.filter(user__in=queryset).revoke(
+            reason=Session.EndReason.LOGOUT_EVERYWHERE
+        )
+        self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
+
+
+class SessionStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "active"), ("ended", "ended")]
+
+    def queryset(self, request, queryset):
+        active = Session.objects.active().values("pk")
+        if self.value() == "active":
+            return queryset.filter(pk__in=active)
+        if self.value() == "ended":
+            return queryset.exclude(pk__in=active)
+        return queryset
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "status",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "ip_address",
+        "end_reason",
+    )
+    list_filter = (SessionStatusFilter, "end_reason")
+    search_fields = ("id", "user__username", "user__email", "ip_address")
+    list_select_related = ("user", "refresh_token")
+    ordering = ("-created_at",)
+    readonly_fields = [field.name for field in Session._meta.fields]
+    actions = ["revoke"]
+
+    @admin.display(description="status")
+    def status(self, session: Session) -> str:
+        return session.status()
+
+    @admin.action(description="Revoke the selected sessions")
+    def revoke(self, request, queryset):
+        revoked = queryset.revoke(reason=Session.EndReason.ADMIN, now=timezone.now())
+        self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # sessions start at /login only

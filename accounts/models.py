@@ -1,0 +1,136 @@
+"""The user, and the session (refresh family) that ties a login's tokens together."""
+
+import uuid
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+
+class UserManager(DjangoUserManager):
+    def _create_user(self, username, email, password, **extra_fields):
+        # The refresh token's `sub` is the email: a user without one could never refresh.
+        if not email or not str(email).strip():
+            raise ValueError("Users must have an email address.")
+        return super()._create_user(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A user: unique username, unique required email (whatever its case), a full name."""
+
+    first_name = None
+    last_name = None
+    email = models.EmailField("email address")
+    full_name = models.CharField("full name", max_length=150, blank=True)
+
+    objects = UserManager()
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message="A user with that email address already exists.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(email=""),
+                name="accounts_user_email_required",
+                violation_error_message="Users must have an email address.",
+            ),
+        ]
+
+    def get_full_name(self) -> str:
+        return self.full_name.strip() or self.username
+
+    def get_short_name(self) -> str:
+        return self.get_full_name()
+
+    def save(self, *args, **kwargs) -> None:
+        # set_password() keeps the raw password in _password until the next save(); Django's
+        # automatic re-hash at login clears it before saving, so a re-hash revokes nothing.
+        password_set = self._password is not None
+        super().save(*args, **kwargs)
+        if password_set:
+            Session.objects.filter(user=self).revoke(reason=Session.EndReason.PASSWORD_CHANGED)
+        elif not self.is_active:
+            Session.objects.filter(user=self).revoke(reason=Session.EndReason.USER_DISABLED)
+
+
+class SessionQuerySet(models.QuerySet):
+    def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
+        """Sessions not revoked, before their absolute end and before their idle end."""
+        now = now or timezone.now()
+        return self.filter(
+            revoked_at__isnull=True, expires_at__gt=now, refresh_token__expires_at__gt=now
+        )
+
+    def revoke(self, *, reason: str, now: datetime | None = None) -> int:
+        """Revoke the sessions not yet revoked in one UPDATE; return how many it revoked."""
+        return self.filter(revoked_at__isnull=True).update(
+            revoked_at=now or timezone.now(), end_reason=reason
+        )
+
+
+class Session(models.Model):
+    """A refresh family: one login and every token rotated from it (the tokens' `sid`).
+
+    `refresh_token` is the family's newest refresh token, as recorded by simplejwt's blacklist
+    app; the ones it replaced are in `BlacklistedToken`. The session is active until it is
+    revoked, reaches `expires_at` (absolute end), or its newest refresh token expires (idle end).
+    """
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", "revoked by its user"
+        LOGOUT_EVERYWHERE = "logout_everywhere", "log out everywhere"
+        REUSE_DETECTED = "reuse_detected", "a spent refresh token was presented again"
+        PASSWORD_CHANGED = "password_changed", "the password was set"
+        USER_DISABLED = "user_disabled", "the user was disabled"
+        ADMIN = "admin", "revoked by an administrator"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
+    # CASCADE: simplejwt's flushexpiredtokens deletes the expired newest token of an idle
+    # session, and with it the session, which had ended anyway.
+    refresh_token = models.OneToOneField(
+        OutstandingToken, on_delete=models.CASCADE, related_name="session"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="Absolute end, however often it is refreshed.")
+    last_used_at = models.DateTimeField(help_text="Latest login or refresh.")
+    user_agent = models.CharField(max_length=256, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.user_id})"
+
+    def ends_at(self) -> datetime:
+        """When the session ends if nothing revokes it: the earlier of its two ends."""
+        return min(self.expires_at, self.refresh_token.expires_at)
+
+    def is_active(self, *, now: datetime | None = None) -> bool:
+        """Return whether the session still lets its tokens in (load `refresh_token` with it)."""
+        return self.revoked_at is None and (now or timezone.now()) < self.ends_at()
+
+    def status(self, *, now: datetime | None = None) -> str:
+        """A word for people: active, revoked, expired (absolute end) or idle (idle end)."""
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if now >= self.expires_at:
+            return "expired"
+        if now >= self.refresh_token.expires_at:
+            return "idle"
+        return "active"

@@ -1,0 +1,95 @@
+"""Request and response shapes. Parsing only: no database access, no rules of the service."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.errors import InvalidRequest, UnsupportedGrantType
+
+
+class OAuthParametersSerializer(serializers.Serializer):
+    """RFC 6749 parameters: each at most once, a string, a blank one counting as not sent.
+
+    Errors are raised as the contract's OAuth errors, in the contract's order, from
+    `check_parameters`; the fields describe the parameters for the browsable API and the docs.
+    """
+
+    def to_internal_value(self, data: Any) -> dict[str, str | None]:
+        return self.check_parameters(single_parameters(data, names=list(self.fields)))
+
+    def check_parameters(self, params: dict[str, str | None]) -> dict[str, str | None]:
+        return params
+
+
+def single_parameters(data: Any, *, names: list[str]) -> dict[str, str | None]:
+    """Return `names` read from a form or JSON body, blank values as None.
+
+    Raises InvalidRequest for a parameter sent more than once (RFC 6749 §3.2), a value that is not
+    a string, or a body that is neither a form nor a JSON object.
+    """
+    if hasattr(data, "getlist"):  # a form (QueryDict)
+        for name in data:
+            if len(data.getlist(name)) > 1:
+                raise InvalidRequest(f"The parameter '{name}' was sent more than once.")
+        values = {name: data.get(name) for name in names}
+    elif isinstance(data, Mapping):
+        values = {name: data.get(name) for name in names}
+        for name, value in values.items():
+            if value is not None and not isinstance(value, str):
+                raise InvalidRequest(f"The parameter '{name}' must be a string.")
+    else:
+        raise InvalidRequest("The request body must be a form or a JSON object.")
+    return {
+        name: value if isinstance(value, str) and value.strip() else None
+        for name, value in values.items()
+    }
+
+
+class LoginSerializer(OAuthParametersSerializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+    grant_type = serializers.CharField(
+        required=False, help_text='Optional; when sent it must be "password".'
+    )
+    scope = serializers.CharField(required=False, help_text="Accepted and ignored.")
+
+    def check_parameters(self, params):
+        if params["grant_type"] is not None and params["grant_type"] != "password":
+            raise UnsupportedGrantType('The only grant type at /login is "password".')
+        for name in ("username", "password"):
+            if params[name] is None:
+                raise InvalidRequest(f"The parameter '{name}' is required.")
+        return params
+
+
+class RefreshGrantSerializer(OAuthParametersSerializer):
+    grant_type = serializers.CharField(initial="refresh_token", help_text='"refresh_token"')
+    refresh_token = serializers.CharField()
+
+    def check_parameters(self, params):
+        if params["grant_type"] is None:
+            raise InvalidRequest("The parameter 'grant_type' is required.")
+        if params["grant_type"] != "refresh_token":
+            raise UnsupportedGrantType('The only grant type at /token is "refresh_token".')
+        if params["refresh_token"] is None:
+            raise InvalidRequest("The parameter 'refresh_token' is required.")
+        return params
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField(default="bearer")
+    expires_in = serializers.IntegerField(help_text="Lifetime of the access token, in seconds.")
+    refresh_token = serializers.CharField()
+    refresh_expires_in = serializers.IntegerField(help_text="Seconds until the refresh token expires.")
+
+
+class UserSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    disabled = serializers.SerializerMethodField()
+
+    def get_disabled(self, user) -> bool:
+        return not user.is_active

@@ -1,0 +1,262 @@
+"""The rules of sessions and tokens: login, rotation, reuse detection, revocation. No HTTP here.
+
+Every decision that two requests could race on is taken by the database inside one
+transaction: the unique index of OutstandingToken.jti (a refresh token's successor has a jti
+derived from its own, so a token can have only one) and conditional UPDATEs on the session row.
+Nothing on these paths checks in Python and then writes.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken
+from accounts.models import Session, User
+from accounts.signing import token_fingerprint
+from accounts.tokens import AccessToken, RefreshToken, successor_jti
+
+audit = logging.getLogger("accounts.audit")
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking: recorded on the session at each login and refresh."""
+
+    user_agent: str = ""
+    ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """A token pair as handed to the client."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    session: Session
+
+
+def login(*, username: str, password: str, client: Client, now: datetime | None = None) -> IssuedTokens:
+    """Check the credentials and start a session.
+
+    Raises InvalidCredentials for an unknown user, a wrong password or a disabled user alike;
+    Django's ModelBackend hashes a dummy password for an unknown user, so all three cost the same.
+    """
+    user = authenticate(username=username, password=password)
+    if user is None:
+        audit.info("login failed", extra={"username": username, "ip": client.ip_address})
+        raise InvalidCredentials()
+    issued = session_start(user=user, client=client, now=now)
+    audit.info("login", extra={"user": user.pk, "sid": str(issued.session.pk), "ip": client.ip_address})
+    return issued
+
+
+def session_start(*, user: User, client: Client, now: datetime | None = None) -> IssuedTokens:
+    """Start a session for `user` and return its first token pair."""
+    now = now or timezone.now()
+    session_id = uuid.uuid4()
+    expires_at = now + timedelta(seconds=settings.SESSION_MAX_LIFETIME_SECONDS)
+    refresh = RefreshToken.issue(
+        session_id=str(session_id),
+        subject=user.email,
+        jti=uuid.uuid4().hex,
+        issued_at=now,
+        not_after=expires_at,
+    )
+    refresh_string = str(refresh)
+    with transaction.atomic():
+        record = _record_refresh_token(user=user, token=refresh, token_string=refresh_string)
+        session = Session.objects.create(
+            id=session_id,
+            user=user,
+            refresh_token=record,
+            created_at=now,
+            expires_at=expires_at,
+            last_used_at=now,
+            user_agent=client.user_agent[:256],
+            ip_address=client.ip_address,
+        )
+    return _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
+
+
+def refresh_token_rotate(
+    *, refresh_token: str, client: Client, now: datetime | None = None
+) -> IssuedTokens:
+    """Spend `refresh_token` and return a new pair of the same session.
+
+    Raises InvalidGrant when the token is not a valid refresh token of an active session of an
+    active user with the token's email. Presenting a spent token revokes its session (reuse
+    detection), except for a retry of the newest token's parent within
+    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor again.
+    """
+    now = now or timezone.now()
+    parent = _verified_refresh_token(refresh_token)
+    session = _session_for_refresh(parent, now=now)
+    if parent["jti"] == session.refresh_token.jti:
+        try:
+            return _rotate(session=session, parent=parent, client=client, now=now)
+        except IntegrityError:
+            # A concurrent request rotated the same token first and has committed: the token
+            # is now the parent of that request's successor. Look again and judge it as such.
+            session = _session_for_refresh(parent, now=now)
+    return _retry_or_reuse(session=session, parent=parent, now=now)
+
+
+def access_token_authenticate(*, access_token: str, now: datetime | None = None) -> tuple[User, Session]:
+    """Return the user and session of a valid access token, loaded together in one query.
+
+    Raises InvalidToken when the token is not a valid access token, or its session has ended,
+    or its user is disabled or no longer has the token's username.
+    """
+    try:
+        token = AccessToken(access_token)
+    except TokenError:
+        raise InvalidToken() from None
+    session_id = _as_uuid(token.session_id)
+    session = (
+        Session.objects.select_related("user", "refresh_token").filter(pk=session_id).first()
+        if session_id
+        else None
+    )
+    if (
+        session is None
+        or not session.is_active(now=now)
+        or not session.user.is_active
+        or session.user.get_username() != token["sub"]
+    ):
+        raise InvalidToken()
+    return session.user, session
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _rotate(*, session: Session, parent: RefreshToken, client: Client, now: datetime) -> IssuedTokens:
+    parent_record = session.refresh_token
+    child = RefreshToken.issue(
+        session_id=str(session.pk),
+        subject=session.user.email,
+        jti=successor_jti(parent["jti"]),
+        issued_at=now,
+        not_after=session.expires_at,
+    )
+    child_string = str(child)
+    with transaction.atomic():
+        # The unique jti makes this insert the decision: the parent's only successor.
+        record = _record_refresh_token(user=session.user, token=child, token_string=child_string)
+        moved = (
+            Session.objects.filter(
+                pk=session.pk, refresh_token_id=parent_record.pk, revoked_at__isnull=True
+            ).update(
+                refresh_token=record,
+                last_used_at=now,
+                user_agent=client.user_agent[:256],
+                ip_address=client.ip_address,
+            )
+        )
+        if not moved:  # revoked since we read it: roll the insert back
+            raise InvalidGrant("The session of this refresh token has ended.")
+        BlacklistedToken.objects.create(token_id=parent_record.pk)
+    session.refresh_token = record
+    audit.info("refresh", extra={"user": session.user_id, "sid": str(session.pk)})
+    return _issued(session=session, refresh=child, refresh_string=child_string, now=now)
+
+
+def _retry_or_reuse(*, session: Session, parent: RefreshToken, now: datetime) -> IssuedTokens:
+    newest = session.refresh_token
+    if parent["jti"] == newest.jti:
+        # Only reachable when the competing transaction failed after all: nothing was spent.
+        raise InvalidGrant("The refresh token could not be used now; try again.")
+    grace = timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
+    if grace and successor_jti(parent["jti"]) == newest.jti and now - newest.created_at <= grace:
+        return _reissue_newest(session=session, now=now)
+    revoked = Session.objects.filter(pk=session.pk).revoke(
+        reason=Session.EndReason.REUSE_DETECTED, now=now
+    )
+    if revoked:
+        audit.warning("refresh token reuse detected", extra={"user": session.user_id, "sid": str(session.pk)})
+    raise InvalidGrant("The refresh token was already used; its session is revoked.")
+
+
+def _reissue_newest(*, session: Session, now: datetime) -> IssuedTokens:
+    """The session's newest refresh token again, rebuilt from its record, with a new access token."""
+    newest = session.refresh_token
+    refresh = RefreshToken.issue(
+        session_id=str(session.pk),
+        subject=session.user.email,
+        jti=newest.jti,
+        issued_at=newest.created_at,
+        not_after=newest.expires_at,
+    )
+    refresh_string = str(refresh)
+    if token_fingerprint(refresh_string) != newest.token:
+        # Signing configuration changed since the rotation: the same token cannot be rebuilt.
+        raise InvalidGrant("The refresh token was already used.")
+    return _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
+
+
+def _verified_refresh_token(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)
+    except TokenError as e:
+        expired = "expired" in str(e)
+        raise InvalidGrant(
+            "The refresh token has expired." if expired else "The refresh token is invalid."
+        ) from None
+
+
+def _session_for_refresh(token: RefreshToken, *, now: datetime) -> Session:
+    session_id = _as_uuid(token.session_id)
+    session = (
+        Session.objects.select_related("user", "refresh_token").filter(pk=session_id).first()
+        if session_id
+        else None
+    )
+    if session is None or not session.is_active(now=now):
+        raise InvalidGrant("The session of this refresh token has ended.")
+    if not session.user.is_active or session.user.email != token["sub"]:
+        raise InvalidGrant("The refresh token is no longer valid for its user.")
+    return session
+
+
+def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str) -> OutstandingToken:
+    return OutstandingToken.objects.create(
+        user=user,
+        jti=token["jti"],
+        token=token_fingerprint(token_string),  # never the token itself
+        created_at=token.current_time,
+        expires_at=token.expires_at,
+    )
+
+
+def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now: datetime) -> IssuedTokens:
+    access = AccessToken.issue(
+        session_id=str(session.pk),
+        subject=session.user.get_username(),
+        jti=uuid.uuid4().hex,
+        issued_at=now,
+        not_after=refresh.expires_at,
+    )
+    return IssuedTokens(
+        access_token=str(access),
+        expires_in=access.expires_in,
+        refresh_token=refresh_string,
+        refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
+        session=session,
+    )
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None

@@ -1,0 +1,144 @@
+"""Signing and verifying JWTs: the only module that talks to PyJWT.
+
+Each kind of token has its own backend: its own `typ` header, its own key and an allow-list of
+exactly one algorithm (RFC 8725 §3.1, §3.11). Backends are built from Django settings when
+asked for and cached per distinct configuration, so keys are prepared once per process while
+tests can still change the settings.
+"""
+
+import functools
+import hashlib
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+
+ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 §2.1
+REFRESH_TOKEN_TYP = "rt+jwt"  # ours alone: never at+jwt, so neither passes for the other
+
+# Claims every token of this service carries; a token without one of them is refused.
+REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "sid", "iss", "token_type")
+
+# Headers that would point a verifier at a key of the sender's choosing (RFC 8725 §3.10).
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
+
+# Our tokens are a few hundred bytes; refusing far larger input early bounds the work.
+MAX_TOKEN_LENGTH = 4096
+
+
+class TypedTokenBackend(TokenBackend):
+    """simplejwt's TokenBackend with an explicit, verified `typ` header and required claims."""
+
+    def __init__(self, *, typ: str, accepted_typs: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.typ = typ
+        self.accepted_typs = accepted_typs
+        # Prepare (parse) the keys now, once, instead of on first use in a request.
+        self.prepared_signing_key  # noqa: B018
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        """Sign `payload` (plus `iss`) and return the compact JWT."""
+        return jwt.encode(
+            {**payload, "iss": self.issuer},
+            self.prepared_signing_key,
+            algorithm=self.algorithm,
+            headers={"typ": self.typ},
+        )
+
+    def decode(self, token: str | bytes, verify: bool = True) -> dict[str, Any]:
+        """Return the verified payload of `token`.
+
+        Raises TokenBackendExpiredToken when it has expired and TokenBackendError for anything
+        else wrong: not a JWT, another `typ` or algorithm, a key-pointing header, a bad signature,
+        a wrong issuer or a missing claim.
+        """
+        if not verify:
+            raise TokenBackendError("Unverified decoding is not supported")
+        if isinstance(token, bytes):
+            try:
+                token = token.decode("ascii")
+            except UnicodeDecodeError:
+                raise TokenBackendError("Token is invalid") from None
+        if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenBackendError("Token is invalid")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as e:
+            raise TokenBackendError("Token is invalid") from e
+        if (
+            header.get("alg") != self.algorithm
+            or str(header.get("typ", "")).lower() not in self.accepted_typs
+            or FORBIDDEN_HEADERS.intersection(header)
+        ):
+            raise TokenBackendError("Token is invalid")
+        try:
+            return jwt.decode(
+                token,
+                self.prepared_verifying_key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                options={"require": list(REQUIRED_CLAIMS), "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError as e:
+            raise TokenBackendExpiredToken("Token is expired") from e
+        except (jwt.InvalidTokenError, ValueError, TypeError) as e:
+            raise TokenBackendError("Token is invalid") from e
+
+    @functools.cached_property
+    def prepared_verifying_key(self) -> Any:
+        # With HMAC the verifying key is the signing key.
+        if self.algorithm.startswith("HS"):
+            return self.prepared_signing_key
+        return self._prepare_key(self.verifying_key)
+
+
+def hmac_key(purpose: str) -> str:
+    """The HMAC key for one kind of token: TOKEN_HMAC_KEY, or one derived from SECRET_KEY.
+
+    Each purpose gets its own derived key, so a token of one kind cannot verify as the other
+    even if everything else about it matched.
+    """
+    base = settings.TOKEN_HMAC_KEY or settings.SECRET_KEY
+    return _derive_key(purpose, base)
+
+
+@functools.lru_cache(maxsize=16)
+def _derive_key(purpose: str, base: str) -> str:
+    return salted_hmac(f"accounts.signing.{purpose}", "token-signing-key", secret=base).hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _backend(typ: str, accepted: frozenset[str], algorithm: str, key: str, issuer: str) -> TypedTokenBackend:
+    return TypedTokenBackend(
+        typ=typ, accepted_typs=accepted, algorithm=algorithm, signing_key=key, issuer=issuer
+    )
+
+
+def access_token_backend() -> TypedTokenBackend:
+    """The backend that signs and verifies access tokens under the current settings."""
+    return _backend(
+        ACCESS_TOKEN_TYP,
+        frozenset({ACCESS_TOKEN_TYP, "application/at+jwt"}),
+        "HS256",
+        hmac_key("access"),
+        settings.TOKEN_ISSUER,
+    )
+
+
+def refresh_token_backend() -> TypedTokenBackend:
+    """The backend that signs and verifies refresh tokens: HS256, never published."""
+    return _backend(
+        REFRESH_TOKEN_TYP,
+        frozenset({REFRESH_TOKEN_TYP}),
+        "HS256",
+        hmac_key("refresh"),
+        settings.TOKEN_ISSUER,
+    )
+
+
+def token_fingerprint(token: str) -> str:
+    """What the database keeps of a token instead of the token: its SHA-256, hex."""
+    return "sha256:" + hashlib.sha256(token.encode("ascii")).hexdigest()

@@ -1,0 +1,106 @@
+"""The two tokens, as simplejwt token classes.
+
+Both carry `sid` (their session), `iss`, `iat`, `exp` and `jti`. The access token's `sub` is the
+username and it never carries the email; the refresh token's `sub` is the email. Each is signed
+and verified by its own backend (accounts.signing) with its own `typ` header, and checks its own
+`token_type` claim, so neither is ever accepted as the other.
+
+Unlike simplejwt's RefreshToken, ours does not write to the database when created and does not
+copy its claims into the access token: accounts.services records tokens and decides rotation.
+"""
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Self
+
+from django.conf import settings
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import datetime_to_epoch
+
+from accounts import signing
+
+
+class SessionToken(Token):
+    """A token of one session. Subclasses name their type, lifetime setting and backend."""
+
+    lifetime_setting: str
+
+    @property
+    def lifetime(self) -> timedelta:  # read when used, so the `settings` fixture applies
+        return timedelta(seconds=getattr(settings, self.lifetime_setting))
+
+    @classmethod
+    def issue(
+        cls,
+        *,
+        session_id: str,
+        subject: str,
+        jti: str,
+        issued_at: datetime,
+        not_after: datetime,
+    ) -> Self:
+        """A new token that expires after its lifetime, or at `not_after` if that comes first.
+
+        Every claim comes from the arguments, in a fixed order, so the same arguments always
+        give the same token string (HS256 is deterministic): the reuse interval relies on it.
+        """
+        token = cls()
+        iat = datetime_to_epoch(issued_at)
+        exp = min(datetime_to_epoch(issued_at + token.lifetime), datetime_to_epoch(not_after))
+        token.current_time = issued_at
+        token.payload = {
+            "token_type": cls.token_type,
+            "exp": exp,
+            "iat": iat,
+            "jti": jti,
+            "sub": subject,
+            "sid": session_id,
+        }
+        return token
+
+    @property
+    def expires_in(self) -> int:
+        """Seconds from issue to expiry."""
+        return self.payload["exp"] - self.payload["iat"]
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.payload["exp"], tz=UTC)
+
+    @property
+    def session_id(self) -> str:
+        return self.payload["sid"]
+
+    def verify(self) -> None:
+        super().verify()  # exp, jti and token_type
+        for claim in ("sub", "sid", "jti"):
+            value = self.payload.get(claim)
+            if not isinstance(value, str) or not value:
+                raise TokenError(f"Token has no valid '{claim}' claim")
+
+
+class AccessToken(SessionToken):
+    token_type = "access"
+    lifetime_setting = "ACCESS_TOKEN_LIFETIME_SECONDS"
+
+    def get_token_backend(self) -> signing.TypedTokenBackend:
+        return signing.access_token_backend()
+
+
+class RefreshToken(SessionToken):
+    token_type = "refresh"
+    lifetime_setting = "REFRESH_TOKEN_LIFETIME_SECONDS"
+
+    def get_token_backend(self) -> signing.TypedTokenBackend:
+        return signing.refresh_token_backend()
+
+
+def successor_jti(parent_jti: str) -> str:
+    """The `jti` of the refresh token that replaces the one with `parent_jti`.
+
+    Deriving it makes a token's successor unique by construction: two rotations of one parent
+    insert the same jti, and the unique index of OutstandingToken.jti lets only one commit. It
+    also lets a retry within the reuse interval be recognised as a retry of the parent.
+    """
+    return hashlib.sha256(f"successor:{parent_jti}".encode()).hexdigest()[:32]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole suite, on SQLite and on PostgreSQL.
+#
+# PostgreSQL is the one DATABASE_URL names, or else a throwaway server started for the run.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k rotation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "=== pytest on SQLite"
+env -u DATABASE_URL "$PY" -m pytest "$@"
+
+echo "=== pytest on PostgreSQL"
+case "${DATABASE_URL:-}" in
+  postgres://*|postgresql://*) "$PY" -m pytest "$@" ;;
+  *) scripts/with-postgres.sh "$PY" -m pytest "$@" ;;
+esac

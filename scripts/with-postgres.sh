@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# with-postgres.sh COMMAND...: run COMMAND with DATABASE_URL naming a throwaway PostgreSQL server.
+#
+# The server lives in a temporary directory, listens on 127.0.0.1 on a free port, and is stopped
+# and deleted when COMMAND ends, however it ends. When the PostgreSQL server binaries are missing,
+# the Debian package `postgresql` is installed (as root). initdb refuses to run as root, so as
+# root the server runs as the `postgres` user (created when missing).
+set -euo pipefail
+
+find_bindir() {
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then
+      echo "$dir"
+      return 0
+    fi
+  done
+  return 1
+}
+
+bindir=$(find_bindir || true)
+if [ -z "$bindir" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "with-postgres: PostgreSQL server binaries not found; install the Debian package 'postgresql'." >&2
+    exit 1
+  fi
+  echo "with-postgres: installing the Debian package postgresql" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  bindir=$(find_bindir)
+fi
+
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then
+  id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+  run_as=(runuser -u postgres --)
+fi
+
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/authproject-pg.XXXXXX")
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+[ ${#run_as[@]} -eq 0 ] || chown postgres "$workdir"
+
+stop() {
+  "${run_as[@]}" "$bindir/pg_ctl" -D "$workdir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$workdir"
+}
+trap stop EXIT
+
+"${run_as[@]}" "$bindir/initdb" -D "$workdir/data" -U postgres -A trust -E UTF8 --no-sync >"$workdir/initdb.log" 2>&1 \
+  || { cat "$workdir/initdb.log" >&2; exit 1; }
+# Durability is pointless for a throwaway test server; max_connections covers concurrency tests.
+"${run_as[@]}" "$bindir/pg_ctl" -D "$workdir/data" -l "$workdir/server.log" -w -t 60 \
+  -o "-h 127.0.0.1 -p $port -k $workdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  start >/dev/null || { cat "$workdir/server.log" >&2; exit 1; }
+"${run_as[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres authproject
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:$port/authproject"
+echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
+status=0
+"$@" || status=$?
+exit $status

@@ -1,0 +1,26 @@
+"""Small helpers shared by tests: decoding tokens without the service's own code."""
+
+import base64
+import json
+
+
+def jwt_parts(token: str) -> tuple[dict, dict]:
+    """The header and payload of a compact JWT, decoded without verification."""
+    header, payload, _signature = token.split(".")
+    return _b64json(header), _b64json(payload)
+
+
+def _b64json(segment: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge(token: str, *, header: dict | None = None, payload: dict | None = None, signature: str | None = None) -> str:
+    """`token` with its header and/or payload replaced, keeping (or replacing) its signature."""
+    old_header, old_payload, old_signature = token.split(".")
+    new_header = b64url(json.dumps(header).encode()) if header is not None else old_header
+    new_payload = b64url(json.dumps(payload).encode()) if payload is not None else old_payload
+    return f"{new_header}.{new_payload}.{old_signature if signature is None else signature}"
