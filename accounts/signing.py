@@ -107,7 +107,9 @@ def hmac_key(purpose: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _derive_key(purpose: str, base: str) -> str:
-    return salted_hmac(f"accounts.signing.{purpose}", "token-signing-key", secret=base).hexdigest()
+    return salted_hmac(
+        f"accounts.signing.{purpose}", "token-signing-key", secret=base, algorithm="sha256"
+    ).hexdigest()
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,0 +1,154 @@
+"""POST /token with grant_type=refresh_token: rotation and its errors."""
+
+from http import HTTPStatus
+
+import pytest
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.models import Session
+from tests.helpers import forge, jwt_parts
+
+
+def test_rotation_returns_a_new_refresh_token_of_the_same_session(refresh, tokens):
+    body = refresh(tokens["refresh_token"]).json()
+
+    assert jwt_parts(body["refresh_token"])[1]["sid"] == jwt_parts(tokens["refresh_token"])[1]["sid"]
+    assert set(body) >= {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert body["token_type"] == "bearer"
+
+
+def test_rotation_records_the_new_token_and_blacklists_the_spent_one(refresh, tokens):
+    spent_jti = jwt_parts(tokens["refresh_token"])[1]["jti"]
+
+    body = refresh(tokens["refresh_token"]).json()
+
+    new_jti = jwt_parts(body["refresh_token"])[1]["jti"]
+    session = Session.objects.select_related("refresh_token").get()
+    assert session.refresh_token.jti == new_jti
+    assert OutstandingToken.objects.count() == 2
+    assert BlacklistedToken.objects.get().token.jti == spent_jti
+
+
+def test_rotation_response_is_not_cacheable(refresh, tokens):
+    response = refresh(tokens["refresh_token"])
+
+    assert response["Cache-Control"] == "no-store"
+    assert response["Pragma"] == "no-cache"
+
+
+@pytest.mark.parametrize("path", ["/token", "/token/"])
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+def test_token_endpoint_accepts_json_and_form_with_and_without_slash(api_client, tokens, path, fmt):
+    response = api_client.post(
+        path, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, format=fmt
+    )
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_a_refresh_token_works_once(refresh, tokens):
+    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
+
+    response = refresh(tokens["refresh_token"])
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_chain_of_rotations_keeps_working(refresh, tokens, me):
+    current = tokens
+    for _ in range(5):
+        current = refresh(current["refresh_token"]).json()
+
+    assert me(current["access_token"]).status_code == HTTPStatus.OK
+    assert OutstandingToken.objects.count() == 6
+    assert BlacklistedToken.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("", "invalid_request"),
+        ("refresh_token=abc", "invalid_request"),
+        ("grant_type=%20&refresh_token=abc", "invalid_request"),
+        ("grant_type=refresh_token&grant_type=refresh_token&refresh_token=abc", "invalid_request"),
+        ("grant_type=password&username=a&password=b", "unsupported_grant_type"),
+        ("grant_type=REFRESH_TOKEN&refresh_token=abc", "unsupported_grant_type"),
+        ("grant_type=client_credentials", "unsupported_grant_type"),
+        ("grant_type=refresh_token", "invalid_request"),
+        ("grant_type=refresh_token&refresh_token=%20%20", "invalid_request"),
+        ("grant_type=refresh_token&refresh_token=abc", "invalid_grant"),
+    ],
+)
+def test_token_errors_come_in_the_contract_order(api_client, db, body, error):
+    response = api_client.post("/token", body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == error
+    assert response.json()["error_description"]
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_a_failed_request_does_not_spend_the_refresh_token(api_client, refresh, tokens):
+    repeated = (
+        f"grant_type=refresh_token&refresh_token={tokens['refresh_token']}"
+        f"&refresh_token={tokens['refresh_token']}"
+    )
+    response = api_client.post("/token", repeated, content_type="application/x-www-form-urlencoded")
+    assert response.json()["error"] == "invalid_request"
+
+    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
+
+
+def test_access_token_is_refused_at_the_token_endpoint(refresh, tokens, me):
+    response = refresh(tokens["access_token"])
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_grant"
+    # ... and it revoked nothing: both tokens still work.
+    assert me(tokens["access_token"]).status_code == HTTPStatus.OK
+    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
+
+
+def test_a_tampered_refresh_token_is_invalid_grant_and_spends_nothing(refresh, tokens):
+    header, payload = jwt_parts(tokens["refresh_token"])
+    tampered = forge(tokens["refresh_token"], payload={**payload, "exp": payload["exp"] + 3600})
+
+    assert refresh(tampered).json()["error"] == "invalid_grant"
+    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
+
+
+def test_refresh_token_of_a_disabled_user_is_invalid_grant(refresh, tokens, user):
+    user.is_active = False
+    user.save()
+
+    response = refresh(tokens["refresh_token"])
+
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_of_a_deleted_user_is_invalid_grant(refresh, tokens, user):
+    user.delete()
+
+    response = refresh(tokens["refresh_token"])
+
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_after_an_email_change_is_invalid_grant(refresh, tokens, user, me):
+    user.email = "john.doe@example.org"
+    user.save()
+
+    response = refresh(tokens["refresh_token"])
+
+    assert response.json()["error"] == "invalid_grant"
+    # Access tokens carry the username, not the email: they are not affected.
+    assert me(tokens["access_token"]).status_code == HTTPStatus.OK
+
+
+def test_refresh_token_of_a_revoked_session_is_invalid_grant(refresh, tokens):
+    Session.objects.revoke(reason=Session.EndReason.ADMIN)
+
+    response = refresh(tokens["refresh_token"])
+
+    assert response.json()["error"] == "invalid_grant"

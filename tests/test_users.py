@@ -1,0 +1,103 @@
+"""The user model, and what password, email and status changes do to sessions."""
+
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import IntegrityError, transaction
+
+from accounts.models import Session, User
+
+
+def test_create_user_works_with_username_email_and_password(db):
+    user = User.objects.create_user(username="bob", email="bob@example.com", password="pw")
+
+    assert user.check_password("pw")
+    assert user.is_active
+
+
+@pytest.mark.parametrize("email", ["", "   ", None])
+def test_create_user_refuses_an_empty_email(db, email):
+    with pytest.raises(ValueError, match="email"):
+        User.objects.create_user(username="bob", email=email, password="pw")
+
+
+def test_email_is_unique_whatever_its_case(user_factory):
+    user_factory(email="Bob@Example.com")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        user_factory(email="bob@example.COM")
+
+
+def test_the_database_refuses_an_empty_email(user):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(email="")
+
+
+def test_username_is_unique(user_factory):
+    user_factory(username="bob")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        user_factory(username="bob", email="other@example.com")
+
+
+def test_setting_a_password_revokes_every_session_of_the_user(login, user, user_factory):
+    login(user)
+    login(user)
+    other = user_factory()
+    login(other)
+
+    user.set_password("correct horse battery staple")  # even the same value
+    user.save()
+
+    assert set(Session.objects.filter(user=user).values_list("end_reason", flat=True)) == {"password_changed"}
+    assert Session.objects.get(user=other).revoked_at is None
+
+
+def test_a_save_without_a_password_change_revokes_nothing(login, user):
+    login(user)
+
+    user.full_name = "Johnny"
+    user.save()
+
+    assert Session.objects.get().revoked_at is None
+
+
+def test_the_rehash_of_a_password_at_login_revokes_nothing(api_client, login, user, settings):
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher"]
+    old_hash = PBKDF2PasswordHasher().encode("correct horse battery staple", "somesalt", iterations=1)
+    User.objects.filter(pk=user.pk).update(password=old_hash)
+    first = login(user)
+
+    login(user)  # the first login re-hashed the password with the current iterations
+
+    user.refresh_from_db()
+    assert user.password != old_hash
+    assert not Session.objects.filter(revoked_at__isnull=False).exists()
+    assert api_client.get(
+        "/users/me/", HTTP_AUTHORIZATION=f"Bearer {first['access_token']}"
+    ).status_code == HTTPStatus.OK
+
+
+def test_disabling_a_user_revokes_its_sessions_for_good(login, user, me):
+    tokens = login(user)
+    user.is_active = False
+    user.save()
+
+    user.is_active = True
+    user.save()
+
+    assert Session.objects.get().end_reason == "user_disabled"
+    assert me(tokens["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_deleting_a_user_deletes_its_sessions(login, user):
+    login(user)
+
+    user.delete()
+
+    assert not Session.objects.exists()
+
+
+def test_full_name_falls_back_to_the_username(user_factory):
+    assert user_factory(username="bob", full_name="").get_full_name() == "bob"
