@@ -51,9 +51,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Log out everywhere (revoke every session)")
     def log_out_everywhere(self, request, queryset):
-        revoked = Session.objects.filter(user__in=queryset).revoke(
-            reason=Session.EndReason.LOGOUT_EVERYWHERE
-        )
+        revoked = Session.objects.filter(user__in=queryset).revoke(reason=Session.EndReason.LOGOUT_EVERYWHERE)
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
 
 

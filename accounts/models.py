@@ -66,9 +66,7 @@ class SessionQuerySet(models.QuerySet):
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
         """Sessions not revoked, before their absolute end and before their idle end."""
         now = now or timezone.now()
-        return self.filter(
-            revoked_at__isnull=True, expires_at__gt=now, refresh_token__expires_at__gt=now
-        )
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now, refresh_token__expires_at__gt=now)
 
     def revoke(self, *, reason: str, now: datetime | None = None) -> int:
         """Revoke the sessions not yet revoked in one UPDATE; return how many it revoked."""
@@ -97,9 +95,7 @@ class Session(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
     # CASCADE: simplejwt's flushexpiredtokens deletes the expired newest token of an idle
     # session, and with it the session, which had ended anyway.
-    refresh_token = models.OneToOneField(
-        OutstandingToken, on_delete=models.CASCADE, related_name="session"
-    )
+    refresh_token = models.OneToOneField(OutstandingToken, on_delete=models.CASCADE, related_name="session")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(help_text="Absolute end, however often it is refreshed.")
     last_used_at = models.DateTimeField(help_text="Latest login or refresh.")

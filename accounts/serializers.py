@@ -41,17 +41,14 @@ def single_parameters(data: Any, *, names: list[str]) -> dict[str, str | None]:
     else:
         raise InvalidRequest("The request body must be a form or a JSON object.")
     return {
-        name: value if isinstance(value, str) and value.strip() else None
-        for name, value in values.items()
+        name: value if isinstance(value, str) and value.strip() else None for name, value in values.items()
     }
 
 
 class LoginSerializer(OAuthParametersSerializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})
-    grant_type = serializers.CharField(
-        required=False, help_text='Optional; when sent it must be "password".'
-    )
+    grant_type = serializers.CharField(required=False, help_text='Optional; when sent it must be "password".')
     scope = serializers.CharField(required=False, help_text="Accepted and ignored.")
 
     def check_parameters(self, params):
@@ -93,3 +90,32 @@ class UserSerializer(serializers.Serializer):
 
     def get_disabled(self, user) -> bool:
         return not user.is_active
+
+
+class RevocationSerializer(OAuthParametersSerializer):
+    token = serializers.CharField()
+    token_type_hint = serializers.CharField(
+        required=False,
+        help_text='"refresh_token" or "access_token"; only a hint, unknown values are ignored.',
+    )
+
+    def check_parameters(self, params):
+        if params["token"] is None:
+            raise InvalidRequest("The parameter 'token' is required.")
+        return params
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The `sid` claim of the session's tokens.")
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(help_text="The latest login or refresh.")
+    expires_at = serializers.SerializerMethodField(help_text="When it ends unless refreshed or revoked.")
+    user_agent = serializers.CharField()
+    ip_address = serializers.IPAddressField(allow_null=True)
+    current = serializers.SerializerMethodField(help_text="Whether this is the session of the token used.")
+
+    def get_expires_at(self, session) -> str:
+        return serializers.DateTimeField().to_representation(session.ends_at())
+
+    def get_current(self, session) -> bool:
+        return session.pk == self.context["current_session_id"]

@@ -88,9 +88,7 @@ def session_start(*, user: User, client: Client, now: datetime | None = None) ->
     return _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
 
 
-def refresh_token_rotate(
-    *, refresh_token: str, client: Client, now: datetime | None = None
-) -> IssuedTokens:
+def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | None = None) -> IssuedTokens:
     """Spend `refresh_token` and return a new pair of the same session.
 
     Raises InvalidGrant when the token is not a valid refresh token of an active session of an
@@ -137,6 +135,56 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
     return session.user, session
 
 
+def token_revoke(*, token: str, token_type_hint: str | None = None, now: datetime | None = None) -> None:
+    """RFC 7009: revoke the session of a valid refresh or access token; ignore anything else.
+
+    The hint only decides which kind is tried first. A spent refresh token still names its
+    session, so presenting one here revokes that session as well.
+    """
+    kinds = (AccessToken, RefreshToken) if token_type_hint == "access_token" else (RefreshToken, AccessToken)
+    for kind in kinds:
+        try:
+            parsed = kind(token)
+        except TokenError:
+            continue
+        session_id = _as_uuid(parsed.session_id)
+        if session_id and Session.objects.filter(pk=session_id).revoke(
+            reason=Session.EndReason.LOGOUT, now=now
+        ):
+            audit.info("revoke", extra={"sid": str(session_id)})
+        return
+
+
+def session_list(*, user: User, now: datetime | None = None) -> list[Session]:
+    """The user's active sessions, newest first."""
+    return list(
+        Session.objects.active(now=now)
+        .filter(user=user)
+        .select_related("refresh_token")
+        .order_by("-created_at")
+    )
+
+
+def session_revoke(*, user: User, session_id: str, now: datetime | None = None) -> bool:
+    """Revoke one active session of `user`; return False when there is no such session."""
+    pk = _as_uuid(session_id)
+    if pk is None:
+        return False
+    # One conditional UPDATE: another user's, an unknown or an ended session matches no row.
+    return bool(
+        Session.objects.active(now=now)
+        .filter(pk=pk, user=user)
+        .revoke(reason=Session.EndReason.LOGOUT, now=now)
+    )
+
+
+def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
+    """Revoke every session of `user`; return how many were still active."""
+    revoked = Session.objects.filter(user=user).revoke(reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now)
+    audit.info("logout everywhere", extra={"user": user.pk, "revoked": revoked})
+    return revoked
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -153,15 +201,13 @@ def _rotate(*, session: Session, parent: RefreshToken, client: Client, now: date
     with transaction.atomic():
         # The unique jti makes this insert the decision: the parent's only successor.
         record = _record_refresh_token(user=session.user, token=child, token_string=child_string)
-        moved = (
-            Session.objects.filter(
-                pk=session.pk, refresh_token_id=parent_record.pk, revoked_at__isnull=True
-            ).update(
-                refresh_token=record,
-                last_used_at=now,
-                user_agent=client.user_agent[:256],
-                ip_address=client.ip_address,
-            )
+        moved = Session.objects.filter(
+            pk=session.pk, refresh_token_id=parent_record.pk, revoked_at__isnull=True
+        ).update(
+            refresh_token=record,
+            last_used_at=now,
+            user_agent=client.user_agent[:256],
+            ip_address=client.ip_address,
         )
         if not moved:  # revoked since we read it: roll the insert back
             raise InvalidGrant("The session of this refresh token has ended.")
@@ -179,9 +225,7 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, now: datetime) ->
     grace = timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
     if grace and successor_jti(parent["jti"]) == newest.jti and now - newest.created_at <= grace:
         return _reissue_newest(session=session, now=now)
-    revoked = Session.objects.filter(pk=session.pk).revoke(
-        reason=Session.EndReason.REUSE_DETECTED, now=now
-    )
+    revoked = Session.objects.filter(pk=session.pk).revoke(reason=Session.EndReason.REUSE_DETECTED, now=now)
     if revoked:
         audit.warning("refresh token reuse detected", extra={"user": session.user_id, "sid": str(session.pk)})
     raise InvalidGrant("The refresh token was already used; its session is revoked.")

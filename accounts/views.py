@@ -1,5 +1,8 @@
 """One small view per endpoint: parse with a serializer, call one service, render."""
 
+from http import HTTPStatus
+
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -10,6 +13,8 @@ from accounts.errors import NO_STORE
 from accounts.serializers import (
     LoginSerializer,
     RefreshGrantSerializer,
+    RevocationSerializer,
+    SessionSerializer,
     TokenResponseSerializer,
     UserSerializer,
 )
@@ -83,3 +88,40 @@ class MeView(GenericAPIView):
 
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data, headers={"Cache-Control": "no-store"})
+
+
+class RevokeView(OAuthEndpoint):
+    """RFC 7009 revocation: 200 for any token; a valid one ends its session."""
+
+    serializer_class = RevocationSerializer
+
+    def post(self, request: Request) -> Response:
+        params = self.parameters(request)
+        services.token_revoke(token=params["token"], token_type_hint=params["token_type_hint"])
+        return Response(status=HTTPStatus.OK, headers=NO_STORE)
+
+
+class SessionListView(GenericAPIView):
+    """The signed-in user's active sessions; DELETE logs out everywhere."""
+
+    serializer_class = SessionSerializer
+
+    def get(self, request: Request) -> Response:
+        sessions = services.session_list(user=request.user)
+        serializer = SessionSerializer(sessions, many=True, context={"current_session_id": request.auth.pk})
+        return Response(serializer.data, headers={"Cache-Control": "no-store"})
+
+    def delete(self, request: Request) -> Response:
+        services.user_logout_everywhere(user=request.user)
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class SessionDetailView(GenericAPIView):
+    """DELETE revokes one session of the signed-in user."""
+
+    serializer_class = SessionSerializer
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        if not services.session_revoke(user=request.user, session_id=session_id):
+            raise NotFound("No active session with this id.")
+        return Response(status=HTTPStatus.NO_CONTENT)

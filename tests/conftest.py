@@ -1,6 +1,13 @@
+import os
+import socket
+import subprocess
+import sys
+import time
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -38,9 +45,7 @@ def login(api_client, password):
     """login(user) -> the token response body of a real POST /login."""
 
     def do_login(user, *, client=None):
-        response = (client or api_client).post(
-            "/login", {"username": user.username, "password": password}
-        )
+        response = (client or api_client).post("/login", {"username": user.username, "password": password})
         assert response.status_code == HTTPStatus.OK, response.content
         return response.json()
 
@@ -73,6 +78,78 @@ def me(api_client):
         return api_client.get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
 
     return do_me
+
+
+@pytest.fixture
+def transaction_statements() -> int:
+    """Statements a transaction adds to a query count: SQLite's backend runs BEGIN and COMMIT
+    as queries (and counts them); PostgreSQL's switches autocommit off, which is no query."""
+    return 2 if connection.vendor == "sqlite" else 0
+
+
+def database_url_for_other_processes() -> str:
+    """A DATABASE_URL naming the test database this test process uses."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def live_service(transactional_db):
+    """live_service(**env) -> the base URL of a gunicorn server of this project.
+
+    Several worker processes, each with several threads, on the test database; the environment
+    of the server is this process's plus `env`. Servers are stopped after the test (before the
+    test database goes away).
+    """
+    servers = []
+
+    def start(**env) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "authproject.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "4",
+                "--threads",
+                "5",
+                "--log-level",
+                "warning",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url_for_other_processes(),
+                "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+                "DJANGO_DEBUG": "0",
+                **{key: str(value) for key, value in env.items()},
+            },
+        )
+        servers.append(server)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert server.poll() is None, "the server exited at start-up"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return f"http://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start within 30 s")
+
+    yield start
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait(timeout=30)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,7 +18,9 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def forge(token: str, *, header: dict | None = None, payload: dict | None = None, signature: str | None = None) -> str:
+def forge(
+    token: str, *, header: dict | None = None, payload: dict | None = None, signature: str | None = None
+) -> str:
     """`token` with its header and/or payload replaced, keeping (or replacing) its signature."""
     old_header, old_payload, old_signature = token.split(".")
     new_header = b64url(json.dumps(header).encode()) if header is not None else old_header

@@ -21,7 +21,8 @@ def test_users_are_searchable_by_username_and_email(admin_client, user_factory):
     by_username = admin_client.get("/admin/accounts/user/", {"q": "findme"})
 
     assert by_email.status_code == HTTPStatus.OK
-    assert "findme" in by_email.text and "other" not in by_email.text
+    assert "findme" in by_email.text
+    assert "other" not in by_email.text
     assert "findme" in by_username.text
 
 
@@ -72,7 +73,11 @@ def test_password_change_in_the_admin_revokes_the_sessions(admin_client, login, 
 
     response = admin_client.post(
         f"/admin/accounts/user/{user.pk}/password/",
-        {"password1": "a-brand-new-password-9", "password2": "a-brand-new-password-9", "usable_password": "true"},
+        {
+            "password1": "a-brand-new-password-9",
+            "password2": "a-brand-new-password-9",
+            "usable_password": "true",
+        },
     )
 
     assert response.status_code == HTTPStatus.FOUND, response.text
@@ -93,9 +98,7 @@ def test_revoke_action_revokes_the_selected_sessions(admin_client, login, user, 
     tokens = login(user)
     session = Session.objects.get()
 
-    admin_client.post(
-        "/admin/accounts/session/", {"action": "revoke", "_selected_action": [str(session.pk)]}
-    )
+    admin_client.post("/admin/accounts/session/", {"action": "revoke", "_selected_action": [str(session.pk)]})
 
     session.refresh_from_db()
     assert session.end_reason == "admin"

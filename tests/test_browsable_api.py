@@ -5,7 +5,9 @@ from http import HTTPStatus
 import pytest
 
 
-@pytest.mark.parametrize(("path", "fields"), [("/login", ["username", "password"]), ("/token", ["refresh_token"])])
+@pytest.mark.parametrize(
+    ("path", "fields"), [("/login", ["username", "password"]), ("/token", ["refresh_token"])]
+)
 def test_a_browser_get_of_a_post_endpoint_shows_its_form(client, db, path, fields):
     response = client.get(path, HTTP_ACCEPT="text/html")
 
@@ -17,7 +19,9 @@ def test_a_browser_get_of_a_post_endpoint_shows_its_form(client, db, path, field
 
 
 def test_the_login_form_logs_in(client, user, password):
-    response = client.post("/login", {"username": user.username, "password": password}, HTTP_ACCEPT="text/html")
+    response = client.post(
+        "/login", {"username": user.username, "password": password}, HTTP_ACCEPT="text/html"
+    )
 
     assert response.status_code == HTTPStatus.OK
     assert "access_token" in response.text

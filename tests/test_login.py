@@ -63,7 +63,9 @@ def test_login_starts_a_session_and_records_its_refresh_token_without_storing_it
 
 
 @pytest.mark.parametrize("case", ["unknown user", "wrong password", "disabled user"])
-def test_unknown_user_wrong_password_and_disabled_user_get_the_same_401(api_client, user_factory, password, case):
+def test_unknown_user_wrong_password_and_disabled_user_get_the_same_401(
+    api_client, user_factory, password, case
+):
     user_factory(username="alice", is_active=case != "disabled user")
     username = "nobody" if case == "unknown user" else "alice"
     given_password = "wrong" if case == "wrong password" else password
@@ -111,7 +113,12 @@ def test_blank_grant_type_counts_as_not_sent(api_client, user, password):
 
 @pytest.mark.parametrize(
     "payload",
-    [{"username": 1, "password": "x"}, {"username": ["a"], "password": "x"}, ["username", "password"], "text"],
+    [
+        {"username": 1, "password": "x"},
+        {"username": ["a"], "password": "x"},
+        ["username", "password"],
+        "text",
+    ],
 )
 def test_json_that_is_not_an_object_of_strings_is_invalid_request(api_client, db, payload):
     response = api_client.post("/login", json.dumps(payload), content_type="application/json")

@@ -111,7 +111,7 @@ def test_access_token_is_refused_at_the_token_endpoint(refresh, tokens, me):
 
 
 def test_a_tampered_refresh_token_is_invalid_grant_and_spends_nothing(refresh, tokens):
-    header, payload = jwt_parts(tokens["refresh_token"])
+    _header, payload = jwt_parts(tokens["refresh_token"])
     tampered = forge(tokens["refresh_token"], payload={**payload, "exp": payload["exp"] + 3600})
 
     assert refresh(tampered).json()["error"] == "invalid_grant"

@@ -94,10 +94,16 @@ def test_a_token_typed_as_the_other_kind_is_refused(me, refresh, tokens, swap):
         as_refresh = jwt.encode(refresh_payload, refresh_key, algorithm="HS256", headers={"typ": "at+jwt"})
     else:
         as_access = jwt.encode(
-            {**access_payload, "token_type": "refresh"}, access_key, algorithm="HS256", headers={"typ": "at+jwt"}
+            {**access_payload, "token_type": "refresh"},
+            access_key,
+            algorithm="HS256",
+            headers={"typ": "at+jwt"},
         )
         as_refresh = jwt.encode(
-            {**refresh_payload, "token_type": "access"}, refresh_key, algorithm="HS256", headers={"typ": "rt+jwt"}
+            {**refresh_payload, "token_type": "access"},
+            refresh_key,
+            algorithm="HS256",
+            headers={"typ": "rt+jwt"},
         )
 
     assert me(as_access).status_code == 401

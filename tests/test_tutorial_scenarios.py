@@ -16,7 +16,8 @@ def test_login_returns_an_access_token_and_a_refresh_token(api_client, user, pas
     assert response.status_code == HTTPStatus.OK
     body = response.json()
     assert body["token_type"] == "bearer"
-    assert body["access_token"] and body["refresh_token"]
+    assert body["access_token"]
+    assert body["refresh_token"]
     assert body["access_token"] != body["refresh_token"]
     assert body["expires_in"] == 1800
 

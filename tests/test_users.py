@@ -74,9 +74,10 @@ def test_the_rehash_of_a_password_at_login_revokes_nothing(api_client, login, us
     user.refresh_from_db()
     assert user.password != old_hash
     assert not Session.objects.filter(revoked_at__isnull=False).exists()
-    assert api_client.get(
-        "/users/me/", HTTP_AUTHORIZATION=f"Bearer {first['access_token']}"
-    ).status_code == HTTPStatus.OK
+    assert (
+        api_client.get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {first['access_token']}").status_code
+        == HTTPStatus.OK
+    )
 
 
 def test_disabling_a_user_revokes_its_sessions_for_good(login, user, me):

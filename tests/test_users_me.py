@@ -85,7 +85,9 @@ def test_access_token_after_a_username_change_gets_401(me, tokens, user):
 
 def test_access_token_signed_with_another_key_gets_401(me, tokens):
     _, payload = jwt_parts(tokens["access_token"])
-    forged = jwt.encode(payload, "another key of thirty-two bytes or more", algorithm="HS256", headers={"typ": "at+jwt"})
+    forged = jwt.encode(
+        payload, "another key of thirty-two bytes or more", algorithm="HS256", headers={"typ": "at+jwt"}
+    )
 
     assert me(forged).json() == CREDENTIALS_ERROR
 

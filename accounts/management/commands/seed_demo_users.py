@@ -6,10 +6,20 @@ from django.db import transaction
 from accounts.models import User
 
 DEMO_USERS = (
-    {"username": "johndoe", "password": "secret", "full_name": "John Doe",
-     "email": "johndoe@example.com", "is_active": True},
-    {"username": "alice", "password": "secret2", "full_name": "Alice Wonderson",
-     "email": "alice@example.com", "is_active": False},
+    {
+        "username": "johndoe",
+        "password": "secret",
+        "full_name": "John Doe",
+        "email": "johndoe@example.com",
+        "is_active": True,
+    },
+    {
+        "username": "alice",
+        "password": "secret2",
+        "full_name": "Alice Wonderson",
+        "email": "alice@example.com",
+        "is_active": False,
+    },
 )
 
 

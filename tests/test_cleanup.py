@@ -1,0 +1,31 @@
+"""python manage.py cleanup_tokens."""
+
+from datetime import timedelta
+from io import StringIO
+
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts import services
+from accounts.models import Session
+
+
+def test_cleanup_deletes_expired_records_and_ended_sessions_and_keeps_live_ones(user, refresh, settings):
+    settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
+    old = services.session_start(user=user, client=services.Client(), now=timezone.now() - timedelta(hours=1))
+    live = services.session_start(user=user, client=services.Client())
+    rotated = services.refresh_token_rotate(refresh_token=live.refresh_token, client=services.Client())
+    OutstandingToken.objects.filter(jti=services.RefreshToken(live.refresh_token)["jti"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    out = StringIO()
+
+    call_command("cleanup_tokens", stdout=out)
+
+    assert list(Session.objects.values_list("pk", flat=True)) == [rotated.session.pk]
+    assert OutstandingToken.objects.count() == 1
+    assert not BlacklistedToken.objects.exists()
+    assert "1 ended session" in out.getvalue()
+    assert not Session.objects.filter(pk=old.session.pk).exists()
+    assert refresh(rotated.refresh_token).status_code == 200

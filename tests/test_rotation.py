@@ -1,0 +1,168 @@
+"""Rotation rules: exactly once, reuse detection, the reuse interval, session lifetimes."""
+
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import Session
+from tests.helpers import jwt_parts
+
+
+def test_spent_refresh_token_revokes_its_session(refresh, tokens, me):
+    newest = refresh(tokens["refresh_token"]).json()
+
+    replay = refresh(tokens["refresh_token"])
+
+    assert replay.status_code == HTTPStatus.BAD_REQUEST
+    assert replay.json()["error"] == "invalid_grant"
+    assert Session.objects.get().end_reason == "reuse_detected"
+    # Every token of the session stops: the newest refresh token and its access token too.
+    assert refresh(newest["refresh_token"]).json()["error"] == "invalid_grant"
+    assert me(newest["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_any_older_token_of_the_chain_is_reuse(refresh, tokens):
+    second = refresh(tokens["refresh_token"]).json()
+    refresh(second["refresh_token"])
+
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert Session.objects.get().end_reason == "reuse_detected"
+
+
+def test_reuse_revokes_only_its_own_session(refresh, login, user):
+    first = login(user)
+    second = login(user)
+    refresh(first["refresh_token"])
+
+    refresh(first["refresh_token"])
+
+    assert refresh(second["refresh_token"]).status_code == HTTPStatus.OK
+
+
+def test_within_the_reuse_interval_a_retry_gets_the_same_successor(refresh, tokens, settings, me):
+    settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 30
+    first = refresh(tokens["refresh_token"]).json()
+
+    retry = refresh(tokens["refresh_token"])
+
+    assert retry.status_code == HTTPStatus.OK
+    assert retry.json()["refresh_token"] == first["refresh_token"]
+    assert me(retry.json()["access_token"]).status_code == HTTPStatus.OK
+    assert Session.objects.get().revoked_at is None
+    # The successor is still the one live token, and spends normally.
+    assert refresh(first["refresh_token"]).status_code == HTTPStatus.OK
+
+
+def test_after_the_reuse_interval_a_retry_is_reuse(refresh, user, settings):
+    settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 30
+    issued = services.session_start(user=user, client=services.Client())
+    a_minute_ago = timezone.now() - timedelta(minutes=1)
+    services.refresh_token_rotate(
+        refresh_token=issued.refresh_token, client=services.Client(), now=a_minute_ago
+    )
+
+    response = refresh(issued.refresh_token)
+
+    assert response.json()["error"] == "invalid_grant"
+    assert Session.objects.get().end_reason == "reuse_detected"
+
+
+def test_the_reuse_interval_covers_only_the_parent_of_the_newest_token(refresh, tokens, settings):
+    settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 30
+    second = refresh(tokens["refresh_token"]).json()
+    refresh(second["refresh_token"])
+
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert Session.objects.get().end_reason == "reuse_detected"
+
+
+def test_without_a_reuse_interval_an_immediate_retry_is_reuse(refresh, tokens, settings):
+    settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 0
+    refresh(tokens["refresh_token"])
+
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert Session.objects.get().end_reason == "reuse_detected"
+
+
+def test_session_ends_at_its_absolute_end_however_often_refreshed(refresh, user, settings):
+    settings.SESSION_MAX_LIFETIME_SECONDS = 3600
+    settings.REFRESH_TOKEN_LIFETIME_SECONDS = 3000
+    start = timezone.now() - timedelta(seconds=2900)
+    issued = services.session_start(user=user, client=services.Client(), now=start)
+    rotated = services.refresh_token_rotate(refresh_token=issued.refresh_token, client=services.Client())
+    # The rotation at 2900 s cannot give a full 3000 s: its token ends with the session.
+    assert jwt_parts(rotated.refresh_token)[1]["exp"] == int((start + timedelta(seconds=3600)).timestamp())
+
+    Session.objects.update(expires_at=timezone.now() - timedelta(seconds=1))  # the end has come
+    response = refresh(rotated.refresh_token)
+
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_session_ends_when_idle_for_the_refresh_token_lifetime(refresh, me, user, settings):
+    settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
+    settings.ACCESS_TOKEN_LIFETIME_SECONDS = 1800
+    issued = services.session_start(
+        user=user, client=services.Client(), now=timezone.now() - timedelta(seconds=601)
+    )
+
+    assert refresh(issued.refresh_token).json()["error"] == "invalid_grant"
+    # The access token would live longer, but it never outlives its session's refresh token.
+    assert me(issued.access_token).status_code == HTTPStatus.UNAUTHORIZED
+    assert Session.objects.get().status() == "idle"
+
+
+def test_each_refresh_pushes_the_idle_end_back(refresh, tokens, settings):
+    settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
+    body = refresh(tokens["refresh_token"]).json()
+
+    session = Session.objects.select_related("refresh_token").get()
+    assert session.refresh_token.expires_at > timezone.now() + timedelta(seconds=590)
+    assert body["refresh_expires_in"] == 600
+
+
+def test_refresh_records_the_client_of_the_latest_refresh(api_client, tokens):
+    api_client.post(
+        "/token",
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        HTTP_USER_AGENT="agent/2",
+        REMOTE_ADDR="10.1.2.3",
+    )
+
+    session = Session.objects.get()
+    assert (session.user_agent, session.ip_address) == ("agent/2", "10.1.2.3")
+
+
+@pytest.mark.django_db(transaction=True)  # so the service's transaction is the outermost
+def test_a_rotation_costs_four_statements(
+    refresh, tokens, django_assert_max_num_queries, transaction_statements
+):
+    # Read session + user + newest token; insert the successor; move the session; blacklist.
+    with django_assert_max_num_queries(4 + transaction_statements):
+        response = refresh(tokens["refresh_token"])
+
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_login_costs_three_statements(
+    api_client, user, password, django_assert_max_num_queries, transaction_statements
+):
+    # Read the user; insert the refresh token record; insert the session.
+    with django_assert_max_num_queries(3 + transaction_statements):
+        response = api_client.post("/login", {"username": user.username, "password": password})
+
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("interval", [0, 30])
+def test_a_revoked_session_is_never_revived_by_a_retry(refresh, tokens, settings, interval):
+    settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = interval
+    refresh(tokens["refresh_token"])
+    Session.objects.revoke(reason=Session.EndReason.ADMIN)
+
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert Session.objects.get().end_reason == "admin"
