@@ -80,11 +80,12 @@ def me(api_client):
     return do_me
 
 
-@pytest.fixture
-def transaction_statements() -> int:
-    """Statements a transaction adds to a query count: SQLite's backend runs BEGIN and COMMIT
-    as queries (and counts them); PostgreSQL's switches autocommit off, which is no query."""
-    return 2 if connection.vendor == "sqlite" else 0
+TRANSACTION_CONTROL = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"}
+
+
+def data_statements(captured) -> list[str]:
+    """The SQL of a query capture, less BEGIN and COMMIT (both backends log them as queries)."""
+    return [query["sql"] for query in captured.captured_queries if query["sql"] not in TRANSACTION_CONTROL]
 
 
 def database_url_for_other_processes() -> str:
