@@ -5,6 +5,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from accounts.models import Session, User
 
@@ -87,12 +89,29 @@ class SessionAdmin(admin.ModelAdmin):
     search_fields = ("id", "user__username", "user__email", "ip_address")
     list_select_related = ("user", "refresh_token")
     ordering = ("-created_at",)
-    readonly_fields = [field.name for field in Session._meta.fields]
+    readonly_fields = [*(field.name for field in Session._meta.fields), "refresh_tokens"]
     actions = ["revoke"]
 
     @admin.display(description="status")
     def status(self, session: Session) -> str:
         return session.status()
+
+    @admin.display(description="refresh tokens (oldest first)")
+    def refresh_tokens(self, session: Session) -> str:
+        records = session.refresh_token_records().select_related("blacklistedtoken")
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} issued {}, expires {}{}",
+            (
+                (
+                    record.jti,
+                    record.created_at,
+                    record.expires_at,
+                    " (spent)" if hasattr(record, "blacklistedtoken") else "",
+                )
+                for record in records
+            ),
+        )
 
     @admin.action(description="Revoke the selected sessions")
     def revoke(self, request, queryset):

@@ -112,6 +112,10 @@ class Session(models.Model):
     def __str__(self) -> str:
         return f"{self.id} ({self.user_id})"
 
+    def refresh_token_records(self) -> models.QuerySet:
+        """Every recorded refresh token of this session (their jti starts with its id), oldest first."""
+        return OutstandingToken.objects.filter(jti__startswith=f"{self.pk.hex}.").order_by("created_at")
+
     def ends_at(self) -> datetime:
         """When the session ends if nothing revokes it: the earlier of its two ends."""
         return min(self.expires_at, self.refresh_token.expires_at)

@@ -21,7 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken
 from accounts.models import Session, User
 from accounts.signing import token_fingerprint
-from accounts.tokens import AccessToken, RefreshToken, successor_jti
+from accounts.tokens import AccessToken, RefreshToken, refresh_token_jti
 
 audit = logging.getLogger("accounts.audit")
 
@@ -68,7 +68,7 @@ def session_start(*, user: User, client: Client, now: datetime | None = None) ->
     refresh = RefreshToken.issue(
         session_id=str(session_id),
         subject=user.email,
-        jti=uuid.uuid4().hex,
+        jti=refresh_token_jti(session_id),
         issued_at=now,
         not_after=expires_at,
     )
@@ -193,7 +193,7 @@ def _rotate(*, session: Session, parent: RefreshToken, client: Client, now: date
     child = RefreshToken.issue(
         session_id=str(session.pk),
         subject=session.user.email,
-        jti=successor_jti(parent["jti"]),
+        jti=refresh_token_jti(session.pk, parent_jti=parent["jti"]),
         issued_at=now,
         not_after=session.expires_at,
     )
@@ -223,7 +223,8 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, now: datetime) ->
         # Only reachable when the competing transaction failed after all: nothing was spent.
         raise InvalidGrant("The refresh token could not be used now; try again.")
     grace = timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
-    if grace and successor_jti(parent["jti"]) == newest.jti and now - newest.created_at <= grace:
+    is_parent_of_newest = refresh_token_jti(session.pk, parent_jti=parent["jti"]) == newest.jti
+    if grace and is_parent_of_newest and now - newest.created_at <= grace:
         return _reissue_newest(session=session, now=now)
     revoked = Session.objects.filter(pk=session.pk).revoke(reason=Session.EndReason.REUSE_DETECTED, now=now)
     if revoked:

@@ -114,3 +114,16 @@ def test_log_out_everywhere_action_revokes_every_session_of_the_user(admin_clien
     )
 
     assert set(Session.objects.values_list("end_reason", flat=True)) == {"logout_everywhere"}
+
+
+def test_a_session_page_shows_its_refresh_tokens_and_which_are_spent(admin_client, login, user, refresh):
+    tokens = login(user)
+    refresh(tokens["refresh_token"])
+    session = Session.objects.get()
+
+    response = admin_client.get(f"/admin/accounts/session/{session.pk}/change/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.text.count(f"{session.pk.hex}.") >= 2
+    assert response.text.count(" issued ") == 2
+    assert response.text.count("(spent)") == 1

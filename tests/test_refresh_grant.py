@@ -152,3 +152,16 @@ def test_refresh_token_of_a_revoked_session_is_invalid_grant(refresh, tokens):
     response = refresh(tokens["refresh_token"])
 
     assert response.json()["error"] == "invalid_grant"
+
+
+def test_every_refresh_token_record_names_its_session(refresh, tokens):
+    second = refresh(tokens["refresh_token"]).json()
+    refresh(second["refresh_token"])
+
+    session = Session.objects.get()
+    records = list(session.refresh_token_records())
+    assert [record.jti for record in records] == [
+        jwt_parts(tokens["refresh_token"])[1]["jti"],
+        jwt_parts(second["refresh_token"])[1]["jti"],
+        session.refresh_token.jti,
+    ]
