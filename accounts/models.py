@@ -134,3 +134,31 @@ class Session(models.Model):
         if now >= self.refresh_token.expires_at:
             return "idle"
         return "active"
+
+
+class SigningKey(models.Model):
+    """A key pair that signs access tokens (accounts.keys manages them).
+
+    At most one is active (a partial unique index decides races between processes). A retired
+    key's public part stays published in the JWKS until every token it signed has expired. The
+    private key is stored as PEM encrypted with a key derived from SECRET_KEY, or not at all when
+    the operator supplies it (ACCESS_TOKEN_SIGNING_KEY).
+    """
+
+    kid = models.CharField(primary_key=True, max_length=64, help_text="RFC 7638 thumbprint.")
+    algorithm = models.CharField(max_length=16)
+    public_jwk = models.JSONField()
+    private_key = models.TextField(blank=True, help_text="Encrypted PEM; empty for an operator's key.")
+    created_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=False)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=models.Q(active=True), name="accounts_signingkey_one_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.algorithm}, {'active' if self.active else 'retired'})"

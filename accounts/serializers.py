@@ -119,3 +119,18 @@ class SessionSerializer(serializers.Serializer):
 
     def get_current(self, session) -> bool:
         return session.pk == self.context["current_session_id"]
+
+
+class OAuthErrorSerializer(serializers.Serializer):
+    error = serializers.ChoiceField(
+        choices=["invalid_request", "unsupported_grant_type", "invalid_grant"], help_text="RFC 6749 §5.2"
+    )
+    error_description = serializers.CharField()
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])

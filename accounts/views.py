@@ -2,15 +2,22 @@
 
 from http import HTTPStatus
 
+from django.conf import settings
+from django.db import DatabaseError, connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import services
+from accounts import keys, services
 from accounts.errors import NO_STORE
+from accounts.schema import OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
+    DetailSerializer,
+    HealthSerializer,
     LoginSerializer,
     RefreshGrantSerializer,
     RevocationSerializer,
@@ -60,6 +67,15 @@ class LoginView(OAuthEndpoint):
 
     serializer_class = LoginSerializer
 
+    @extend_schema(
+        request=form_or_json(LoginSerializer),
+        responses={
+            200: TokenResponseSerializer,
+            400: OAUTH_ERROR,
+            401: OpenApiResponse(DetailSerializer, description="Incorrect username or password."),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         issued = services.login(
@@ -73,6 +89,11 @@ class TokenView(OAuthEndpoint):
 
     serializer_class = RefreshGrantSerializer
 
+    @extend_schema(
+        request=form_or_json(RefreshGrantSerializer),
+        responses={200: TokenResponseSerializer, 400: OAUTH_ERROR},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         issued = services.refresh_token_rotate(
@@ -86,6 +107,7 @@ class MeView(GenericAPIView):
 
     serializer_class = UserSerializer
 
+    @extend_schema(responses={200: UserSerializer, 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data, headers={"Cache-Control": "no-store"})
 
@@ -95,6 +117,14 @@ class RevokeView(OAuthEndpoint):
 
     serializer_class = RevocationSerializer
 
+    @extend_schema(
+        request=form_or_json(RevocationSerializer),
+        responses={
+            200: OpenApiResponse(description="Empty: the token is no longer valid."),
+            400: OAUTH_ERROR,
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         services.token_revoke(token=params["token"], token_type_hint=params["token_type_hint"])
@@ -106,11 +136,17 @@ class SessionListView(GenericAPIView):
 
     serializer_class = SessionSerializer
 
+    @extend_schema(responses={200: SessionSerializer(many=True), 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
         sessions = services.session_list(user=request.user)
         serializer = SessionSerializer(sessions, many=True, context={"current_session_id": request.auth.pk})
         return Response(serializer.data, headers={"Cache-Control": "no-store"})
 
+    @extend_schema(
+        summary="Log out everywhere",
+        operation_id="users_me_sessions_destroy_all",
+        responses={204: OpenApiResponse(description="Every session revoked."), 401: UNAUTHORIZED},
+    )
     def delete(self, request: Request) -> Response:
         services.user_logout_everywhere(user=request.user)
         return Response(status=HTTPStatus.NO_CONTENT)
@@ -121,7 +157,65 @@ class SessionDetailView(GenericAPIView):
 
     serializer_class = SessionSerializer
 
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Revoked."),
+            401: UNAUTHORIZED,
+            404: OpenApiResponse(DetailSerializer, description="No active session of yours with this id."),
+        },
+    )
     def delete(self, request: Request, session_id: str) -> Response:
         if not services.session_revoke(user=request.user, session_id=session_id):
             raise NotFound("No active session with this id.")
         return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class PublicEndpoint(GenericAPIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+
+class JwksView(PublicEndpoint):
+    """RFC 7517: the public keys that verify access tokens, retired ones until their tokens expire."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+class AuthorizationServerMetadataView(PublicEndpoint):
+    """RFC 8414 authorization server metadata."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(authorization_server_metadata(), headers={"Cache-Control": "public, max-age=3600"})
+
+
+def authorization_server_metadata() -> dict:
+    issuer = settings.TOKEN_ISSUER
+    base = issuer.rstrip("/")
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{base}/token",
+        "revocation_endpoint": f"{base}/revoke",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "response_types_supported": [],
+        # The password grant lives at /login and is deliberately not advertised (RFC 9700 §2.4).
+        "grant_types_supported": ["refresh_token"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        "service_documentation": f"{base}/docs/",
+    }
+
+
+class HealthView(PublicEndpoint):
+    """200 when the database answers, 503 otherwise."""
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request: Request) -> Response:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            return Response({"status": "unavailable"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})

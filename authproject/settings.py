@@ -74,11 +74,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -149,7 +152,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the admin's, the browsable API's and Swagger UI's files from the installed
+# apps directly, so no collectstatic step (and no STATIC_ROOT) is needed, with DJANGO_DEBUG=0 too.
+WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerAccessTokenAuthentication"],
@@ -164,6 +169,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "accounts.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -175,6 +181,15 @@ REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = env_int("REFRESH_TOKEN_REUSE_INTERVAL_SEC
 
 # The `iss` of every token. Never taken from the request's Host header.
 TOKEN_ISSUER = os.environ.get("TOKEN_ISSUER", "").strip() or "http://127.0.0.1:8000"
+# Access tokens: RS256 by default (RFC 9068); ES256 and EdDSA are cheaper to sign; HS256 keeps
+# them private to this service. Checked at start-up by accounts/checks.py.
+ACCESS_TOKEN_ALGORITHM = os.environ.get("ACCESS_TOKEN_ALGORITHM", "").strip() or "RS256"
+# The operator's private key (PEM), inline or as a file. Without one, a key pair is generated on
+# first need and kept (encrypted) in the database: see accounts/keys.py.
+ACCESS_TOKEN_SIGNING_KEY = os.environ.get("ACCESS_TOKEN_SIGNING_KEY", "").strip()
+ACCESS_TOKEN_SIGNING_KEY_FILE = os.environ.get("ACCESS_TOKEN_SIGNING_KEY_FILE", "").strip()
+# How often each process re-reads the list of signing keys (a rotation elsewhere shows up then).
+SIGNING_KEYS_RELOAD_SECONDS = env_int("SIGNING_KEYS_RELOAD_SECONDS", 30)
 # Key of the HMAC signatures (refresh tokens always, access tokens while they use HS256).
 # Defaults to a key derived from DJANGO_SECRET_KEY for this purpose alone.
 TOKEN_HMAC_KEY = os.environ.get("TOKEN_HMAC_KEY", "").strip()
@@ -190,6 +205,22 @@ SIMPLE_JWT = {
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "authproject token service",
+    "DESCRIPTION": (
+        "Log in at POST /login, call protected endpoints with the access token as a bearer token, "
+        "trade the refresh token for a new pair at POST /token. In Swagger UI, press Authorize and "
+        "log in with the password flow (demo user johndoe / secret), or paste an access token."
+    ),
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views
 
@@ -12,6 +13,15 @@ urlpatterns = [
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),
     re_path(r"^users/me/?$", views.MeView.as_view(), name="me"),
     re_path(r"^users/me/sessions/?$", views.SessionListView.as_view(), name="sessions"),
+    re_path(r"^\.well-known/jwks\.json$", views.JwksView.as_view(), name="jwks"),
+    re_path(
+        r"^\.well-known/oauth-authorization-server/?$",
+        views.AuthorizationServerMetadataView.as_view(),
+        name="oauth-authorization-server",
+    ),
+    re_path(r"^healthz/?$", views.HealthView.as_view(), name="healthz"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(
         r"^users/me/sessions/(?P<session_id>[^/]+)/?$",
         views.SessionDetailView.as_view(),

@@ -11,12 +11,39 @@ from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts import keys
 from tests.factories import PASSWORD, UserFactory
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+_pregenerated_keys: dict[str, list[dict]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys(monkeypatch):
+    """Each test starts with no key ring, and gets pre-generated key pairs (RSA generation is slow).
+
+    The n-th key a test asks for is the same in every test; each is generated once per run.
+    """
+    handed_out: dict[str, int] = {}
+
+    def generate(algorithm: str) -> dict:
+        pool = _pregenerated_keys.setdefault(algorithm, [])
+        index = handed_out.get(algorithm, 0)
+        handed_out[algorithm] = index + 1
+        if index == len(pool):
+            pool.append(real_generate(algorithm))
+        return dict(pool[index])
+
+    real_generate = keys._generate
+    monkeypatch.setattr(keys, "_generate", generate)
+    keys.reset()
+    yield
+    keys.reset()
 
 
 @pytest.fixture
@@ -88,6 +115,22 @@ def data_statements(captured) -> list[str]:
     return [query["sql"] for query in captured.captured_queries if query["sql"] not in TRANSACTION_CONTROL]
 
 
+# Server processes run with DJANGO_DEBUG=0, where the issuer must be https (accounts.E005).
+LIVE_ISSUER = "https://auth.test"
+
+
+def other_process_environment(**extra) -> dict[str, str]:
+    """The environment of a server or command run by a test: this process's test database and keys."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url_for_other_processes(),
+        "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+        "DJANGO_DEBUG": "0",
+        "TOKEN_ISSUER": LIVE_ISSUER,
+        **{key: str(value) for key, value in extra.items()},
+    }
+
+
 def database_url_for_other_processes() -> str:
     """A DATABASE_URL naming the test database this test process uses."""
     db = connection.settings_dict
@@ -127,13 +170,7 @@ def live_service(transactional_db):
                 "warning",
             ],
             cwd=Path(__file__).resolve().parent.parent,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url_for_other_processes(),
-                "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
-                "DJANGO_DEBUG": "0",
-                **{key: str(value) for key, value in env.items()},
-            },
+            env=other_process_environment(**env),
         )
         servers.append(server)
         deadline = time.monotonic() + 30

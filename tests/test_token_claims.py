@@ -13,7 +13,8 @@ def test_access_token_carries_the_username_and_never_the_email(tokens, user):
     header, payload = jwt_parts(tokens["access_token"])
 
     assert header["typ"] == "at+jwt"
-    assert header["alg"] == "HS256"
+    assert header["alg"] == "RS256"
+    assert header["kid"]
     assert set(payload) == COMMON_CLAIMS
     assert payload["sub"] == user.username
     assert payload["token_type"] == "access"

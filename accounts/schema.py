@@ -1,0 +1,37 @@
+"""OpenAPI (drf-spectacular) descriptions: security schemes and shared responses."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+
+from accounts.serializers import DetailSerializer, OAuthErrorSerializer
+
+
+class BearerAccessTokenScheme(OpenApiAuthenticationExtension):
+    """Two ways to authenticate in Swagger UI: paste an access token, or log in (password flow)."""
+
+    target_class = "accounts.authentication.BearerAccessTokenAuthentication"
+    name = ["bearer", "login"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"bearer": []}, {"login": []}]  # either one (OpenAPI: alternatives are list items)
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token."},
+            {
+                "type": "oauth2",
+                "description": "Log in with a username and password at /login.",
+                "flows": {"password": {"tokenUrl": "/login", "refreshUrl": "/token", "scopes": {}}},
+            },
+        ]
+
+
+def form_or_json(serializer) -> dict:
+    """A request body accepted as a form (RFC 6749) or as JSON."""
+    return {"application/x-www-form-urlencoded": serializer, "application/json": serializer}
+
+
+OAUTH_ERROR = OpenApiResponse(OAuthErrorSerializer, description="An RFC 6749 §5.2 error.")
+UNAUTHORIZED = OpenApiResponse(
+    DetailSerializer, description='No valid access token: {"detail": "Could not validate credentials"}.'
+)
