@@ -86,11 +86,13 @@ def jwks() -> dict:
     return {"keys": [key.jwk for key in key_ring().published.values()]}
 
 
-def rotate(*, now: datetime | None = None) -> SigningKey:
-    """Generate a new active key for ACCESS_TOKEN_ALGORITHM and retire the current one.
+def rotate(*, now: datetime | None = None, immediately: bool = False) -> SigningKey:
+    """Generate the next key for ACCESS_TOKEN_ALGORITHM.
 
-    Raises ImproperlyConfigured when the key is supplied by the operator (rotate it there) or the
-    algorithm is HS256.
+    The new key is published at once and becomes the signing key SIGNING_KEY_PREPUBLISH_SECONDS
+    later (the first process to re-read the keys after that retires the old one), or at once
+    with `immediately`. Raises ImproperlyConfigured when the key is supplied by the operator
+    (rotate it there) or the algorithm is HS256.
     """
     algorithm = settings.ACCESS_TOKEN_ALGORITHM
     if configured_private_key_pem():
@@ -100,9 +102,13 @@ def rotate(*, now: datetime | None = None) -> SigningKey:
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         raise ImproperlyConfigured(f"ACCESS_TOKEN_ALGORITHM is {algorithm}: there is no key pair to rotate.")
     now = now or timezone.now()
-    with transaction.atomic():
-        SigningKey.objects.filter(active=True).update(active=False, retired_at=now)
-        row = SigningKey.objects.create(**_generate(algorithm), active=True, created_at=now)
+    if immediately:
+        with transaction.atomic():
+            SigningKey.objects.filter(active=True).update(active=False, retired_at=now)
+            row = SigningKey.objects.create(**_generate(algorithm), active=True, created_at=now)
+    else:
+        activates_at = now + timedelta(seconds=settings.SIGNING_KEY_PREPUBLISH_SECONDS)
+        row = SigningKey.objects.create(**_generate(algorithm), activates_at=activates_at, created_at=now)
     reset()
     logger.info("signing key rotated", extra={"kid": row.kid})
     return row
@@ -182,10 +188,14 @@ def _load(config: tuple) -> KeyRing:
         _ensure_active(algorithm, now=now, configured=configured)
     elif algorithm in ASYMMETRIC_ALGORITHMS:
         _ensure_active(algorithm, now=now)
+        _activate_due_key(now=now)
     else:  # HS256: no key pair signs; the last one stays published until its tokens expire
         SigningKey.objects.filter(active=True).update(active=False, retired_at=now)
     window = timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME_SECONDS + settings.SIGNING_KEYS_RELOAD_SECONDS)
-    rows = SigningKey.objects.filter(Q(active=True) | Q(retired_at__gt=now - window)).order_by("-created_at")
+    pending = Q(active=False, retired_at__isnull=True, activates_at__isnull=False)
+    rows = SigningKey.objects.filter(Q(active=True) | pending | Q(retired_at__gt=now - window)).order_by(
+        "-created_at"
+    )
     published, active = {}, None
     for row in rows:
         if row.active and algorithm in ASYMMETRIC_ALGORITHMS:
@@ -221,6 +231,27 @@ def _ensure_active(algorithm: str, *, now: datetime, configured: Any = None) -> 
                 SigningKey.objects.create(**_generate(algorithm), active=True, created_at=now)
     except IntegrityError:
         pass  # another process made its key active first: use that one
+
+
+def _activate_due_key(*, now: datetime) -> None:
+    """Make a pending key whose time has come the active one (once, whoever gets there first)."""
+    due = (
+        SigningKey.objects.filter(active=False, retired_at__isnull=True, activates_at__lte=now)
+        .order_by("-activates_at")
+        .first()
+    )
+    if due is None:
+        return
+    try:
+        with transaction.atomic():
+            SigningKey.objects.filter(active=True).update(active=False, retired_at=now)
+            if not SigningKey.objects.filter(pk=due.pk, active=False, retired_at__isnull=True).update(
+                active=True
+            ):
+                raise IntegrityError("another process activated it first")  # undo the retirement
+    except IntegrityError:
+        return
+    logger.info("signing key activated", extra={"kid": due.kid})
 
 
 def _parse(row: SigningKey, *, with_private: bool, configured: Any = None) -> Key:

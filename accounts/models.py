@@ -139,7 +139,8 @@ class Session(models.Model):
 class SigningKey(models.Model):
     """A key pair that signs access tokens (accounts.keys manages them).
 
-    At most one is active (a partial unique index decides races between processes). A retired
+    A key made by a rotation is published (pending) before it signs, so resource servers that
+    cache the JWKS know it before they meet a token it signed. At most one is active (a partial unique index decides races between processes). A retired
     key's public part stays published in the JWKS until every token it signed has expired. The
     private key is stored as PEM encrypted with a key derived from SECRET_KEY, or not at all when
     the operator supplies it (ACCESS_TOKEN_SIGNING_KEY).
@@ -151,6 +152,9 @@ class SigningKey(models.Model):
     private_key = models.TextField(blank=True, help_text="Encrypted PEM; empty for an operator's key.")
     created_at = models.DateTimeField(default=timezone.now)
     active = models.BooleanField(default=False)
+    activates_at = models.DateTimeField(
+        null=True, blank=True, help_text="A rotated-in key is published first and signs from then on."
+    )
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -161,4 +165,5 @@ class SigningKey(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kid} ({self.algorithm}, {'active' if self.active else 'retired'})"
+        state = "active" if self.active else "retired" if self.retired_at else "pending"
+        return f"{self.kid} ({self.algorithm}, {state})"

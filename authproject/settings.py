@@ -190,6 +190,9 @@ ACCESS_TOKEN_SIGNING_KEY = os.environ.get("ACCESS_TOKEN_SIGNING_KEY", "").strip(
 ACCESS_TOKEN_SIGNING_KEY_FILE = os.environ.get("ACCESS_TOKEN_SIGNING_KEY_FILE", "").strip()
 # How often each process re-reads the list of signing keys (a rotation elsewhere shows up then).
 SIGNING_KEYS_RELOAD_SECONDS = env_int("SIGNING_KEYS_RELOAD_SECONDS", 30)
+# A rotated-in key is published this long before it signs: longer than resource servers cache
+# the JWKS (its Cache-Control max-age is 300 s), so they know it before they meet its tokens.
+SIGNING_KEY_PREPUBLISH_SECONDS = env_int("SIGNING_KEY_PREPUBLISH_SECONDS", 600)
 # Key of the HMAC signatures (refresh tokens always, access tokens while they use HS256).
 # Defaults to a key derived from DJANGO_SECRET_KEY for this purpose alone.
 TOKEN_HMAC_KEY = os.environ.get("TOKEN_HMAC_KEY", "").strip()

@@ -7,15 +7,23 @@ from accounts import keys
 
 
 class Command(BaseCommand):
-    help = "Generate a new signing key for access tokens and retire the current one."
+    help = (
+        "Generate the next signing key for access tokens: published now, signing after "
+        "SIGNING_KEY_PREPUBLISH_SECONDS (or at once with --now). The old key stays in the JWKS "
+        "until the tokens it signed have expired."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--now",
+            action="store_true",
+            help="Sign with the new key at once (resource servers may not know it yet).",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
-            row = keys.rotate()
+            row = keys.rotate(immediately=options["now"])
         except ImproperlyConfigured as e:
             raise CommandError(str(e)) from None
-        self.stdout.write(self.style.SUCCESS(f"New active signing key {row.kid} ({row.algorithm})."))
-        self.stdout.write(
-            "Running servers pick it up within SIGNING_KEYS_RELOAD_SECONDS; the retired key stays in "
-            "the JWKS until the tokens it signed have expired."
-        )
+        when = "now" if row.active else f"at {row.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+        self.stdout.write(self.style.SUCCESS(f"New signing key {row.kid} ({row.algorithm}), signing {when}."))

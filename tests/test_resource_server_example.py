@@ -1,0 +1,112 @@
+"""examples/resource_server.py trusts our access tokens with nothing but the JWKS URL,
+through a key rotation done by `manage.py rotate_signing_key` while everything runs."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+from tests.conftest import LIVE_ISSUER, other_process_environment
+from tests.helpers import jwt_parts
+
+PROJECT = Path(__file__).resolve().parent.parent
+# Seconds, kept short so that the test sees each step happen: the old key's tokens expire, the
+# resource server's JWKS cache expires, the new key is published before it signs.
+ACCESS_LIFETIME = 5
+JWKS_CACHE = 1
+PREPUBLISH = 2
+
+
+@pytest.fixture
+def resource_server(live_service):
+    """(token service URL, resource server URL), both running as separate programs."""
+    service = live_service(
+        ACCESS_TOKEN_LIFETIME_SECONDS=ACCESS_LIFETIME,
+        SIGNING_KEYS_RELOAD_SECONDS=0,
+        SIGNING_KEY_PREPUBLISH_SECONDS=PREPUBLISH,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(PROJECT / "examples" / "resource_server.py"),
+            "--jwks-url",
+            f"{service}/.well-known/jwks.json",
+            "--issuer",
+            LIVE_ISSUER,
+            "--port",
+            str(port),
+            "--jwks-cache-seconds",
+            str(JWKS_CACHE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert "resource server on" in server.stdout.readline()
+    yield service, f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def get(url: str, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def login(service: str) -> dict:
+    data = b"username=johndoe&password=server+password"
+    with urllib.request.urlopen(f"{service}/login", data=data, timeout=10) as response:
+        return json.load(response)
+
+
+def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_server, user):
+    user.password = Argon2PasswordHasher().encode("server password", Argon2PasswordHasher().salt())
+    user.save(update_fields=["password"])
+    service, resource = resource_server
+
+    old = login(service)
+    old_kid = jwt_parts(old["access_token"])[0]["kid"]
+    assert get(f"{resource}/hello", old["access_token"]) == (200, {"hello": "johndoe"})
+
+    rotated = subprocess.run(
+        [sys.executable, "manage.py", "rotate_signing_key"],
+        cwd=PROJECT,
+        env=other_process_environment(SIGNING_KEY_PREPUBLISH_SECONDS=PREPUBLISH),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    published = {key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]}
+    assert len(published) == 2  # the next key is published ...
+    old = login(service)  # ... but it does not sign yet
+    assert jwt_parts(old["access_token"])[0]["kid"] == old_kid
+    (new_kid,) = published - {old_kid}
+
+    time.sleep(PREPUBLISH + 0.1)  # the new key's time comes; the resource server's cache expires
+    new = login(service)
+    assert jwt_parts(new["access_token"])[0]["kid"] == new_kid
+    assert get(f"{resource}/hello", new["access_token"]) == (200, {"hello": "johndoe"})
+    assert get(f"{resource}/hello", old["access_token"]) == (200, {"hello": "johndoe"})
+    assert {key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]} == {old_kid, new_kid}
+    # A refresh token is never an access token, here either.
+    assert get(f"{resource}/hello", new["refresh_token"])[0] == 401
+
+    # Once every token the old key signed has expired (it was retired when `new` was issued), the
+    # old token is refused and the old key has left the JWKS.
+    time.sleep(max(0.0, jwt_parts(new["access_token"])[1]["iat"] + ACCESS_LIFETIME + 1.1 - time.time()))
+    assert get(f"{resource}/hello", old["access_token"])[0] == 401
+    assert [key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]] == [new_kid]
