@@ -6,6 +6,7 @@ EXCEPTION_HANDLER) turns them into the contract's bodies, status codes and heade
 
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -76,6 +77,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=HTTPStatus.UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer", **NO_STORE},
         )
+    if isinstance(exc, RequestDataTooBig):
+        exc = exceptions.APIException("The request body is too large.")
+        exc.status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
+        exc = exceptions.ParseError(str(exc) or "The request is malformed.")
     view = context.get("view")
     if isinstance(exc, exceptions.APIException) and getattr(view, "oauth_endpoint", False):
         response = drf_exception_handler(exc, context)

@@ -5,8 +5,9 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.db import models
-from django.db.models.functions import Lower
+from django.db import models, transaction
+from django.db.models.functions import Lower, Trim
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
@@ -39,7 +40,7 @@ class User(AbstractUser):
                 violation_error_message="A user with that email address already exists.",
             ),
             models.CheckConstraint(
-                condition=~models.Q(email=""),
+                condition=~models.Q(Exact(Trim("email"), "")),
                 name="accounts_user_email_required",
                 violation_error_message="Users must have an email address.",
             ),
@@ -51,15 +52,24 @@ class User(AbstractUser):
     def get_short_name(self) -> str:
         return self.get_full_name()
 
+    _unusable_password_set = False
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._unusable_password_set = True
+
     def save(self, *args, **kwargs) -> None:
         # set_password() keeps the raw password in _password until the next save(); Django's
         # automatic re-hash at login clears it before saving, so a re-hash revokes nothing.
-        password_set = self._password is not None
-        super().save(*args, **kwargs)
-        if password_set:
-            Session.objects.filter(user=self).revoke(reason=Session.EndReason.PASSWORD_CHANGED)
-        elif not self.is_active:
-            Session.objects.filter(user=self).revoke(reason=Session.EndReason.USER_DISABLED)
+        password_set = self._password is not None or self._unusable_password_set
+        # One transaction: a password or status written without its sessions revoked never commits.
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if password_set:
+                Session.objects.filter(user=self).revoke(reason=Session.EndReason.PASSWORD_CHANGED)
+            elif not self.is_active:
+                Session.objects.filter(user=self).revoke(reason=Session.EndReason.USER_DISABLED)
+        self._unusable_password_set = False
 
 
 class SessionQuerySet(models.QuerySet):

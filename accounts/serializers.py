@@ -7,6 +7,8 @@ from rest_framework import serializers
 
 from accounts.errors import InvalidRequest, UnsupportedGrantType
 
+NOT_A_STRING = object()  # a JSON value that is not a string: invalid wherever it matters
+
 
 class OAuthParametersSerializer(serializers.Serializer):
     """RFC 6749 parameters: each at most once, a string, a blank one counting as not sent.
@@ -15,34 +17,48 @@ class OAuthParametersSerializer(serializers.Serializer):
     `check_parameters`; the fields describe the parameters for the browsable API and the docs.
     """
 
-    def to_internal_value(self, data: Any) -> dict[str, str | None]:
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
         return self.check_parameters(single_parameters(data, names=list(self.fields)))
 
-    def check_parameters(self, params: dict[str, str | None]) -> dict[str, str | None]:
+    def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         return params
 
 
-def single_parameters(data: Any, *, names: list[str]) -> dict[str, str | None]:
-    """Return `names` read from a form or JSON body, blank values as None.
+def single_parameters(data: Any, *, names: list[str]) -> dict[str, Any]:
+    """Return `names` read from a form or JSON body: None when missing or blank, NOT_A_STRING
+    for a JSON value that is not a string, else the string.
 
-    Raises InvalidRequest for a parameter sent more than once (RFC 6749 §3.2), a value that is not
-    a string, or a body that is neither a form nor a JSON object.
+    Raises InvalidRequest for a parameter sent more than once (RFC 6749 §3.2), a value with a NUL
+    character, or a body that is neither a form nor a JSON object.
     """
     if hasattr(data, "getlist"):  # a form (QueryDict)
         for name in data:
             if len(data.getlist(name)) > 1:
                 raise InvalidRequest(f"The parameter '{name}' was sent more than once.")
-        values = {name: data.get(name) for name in names}
-    elif isinstance(data, Mapping):
-        values = {name: data.get(name) for name in names}
-        for name, value in values.items():
-            if value is not None and not isinstance(value, str):
-                raise InvalidRequest(f"The parameter '{name}' must be a string.")
-    else:
+    elif not isinstance(data, Mapping):
         raise InvalidRequest("The request body must be a form or a JSON object.")
-    return {
-        name: value if isinstance(value, str) and value.strip() else None for name, value in values.items()
-    }
+    params = {}
+    for name in names:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            params[name] = NOT_A_STRING
+        elif value is None or not value.strip():
+            params[name] = None
+        elif "\x00" in value:  # no user, token or grant type has one; PostgreSQL text cannot
+            raise InvalidRequest(f"The parameter '{name}' contains a NUL character.")
+        else:
+            params[name] = value
+    return params
+
+
+def required_string(params: dict[str, Any], name: str) -> str:
+    """The value of a required parameter; raises InvalidRequest when it is missing or not a string."""
+    value = params[name]
+    if value is None:
+        raise InvalidRequest(f"The parameter '{name}' is required.")
+    if value is NOT_A_STRING:
+        raise InvalidRequest(f"The parameter '{name}' must be a string.")
+    return value
 
 
 class LoginSerializer(OAuthParametersSerializer):
@@ -52,12 +68,9 @@ class LoginSerializer(OAuthParametersSerializer):
     scope = serializers.CharField(required=False, help_text="Accepted and ignored.")
 
     def check_parameters(self, params):
-        if params["grant_type"] is not None and params["grant_type"] != "password":
+        if params["grant_type"] not in (None, "password"):
             raise UnsupportedGrantType('The only grant type at /login is "password".')
-        for name in ("username", "password"):
-            if params[name] is None:
-                raise InvalidRequest(f"The parameter '{name}' is required.")
-        return params
+        return {name: required_string(params, name) for name in ("username", "password")}
 
 
 class RefreshGrantSerializer(OAuthParametersSerializer):
@@ -69,9 +82,7 @@ class RefreshGrantSerializer(OAuthParametersSerializer):
             raise InvalidRequest("The parameter 'grant_type' is required.")
         if params["grant_type"] != "refresh_token":
             raise UnsupportedGrantType('The only grant type at /token is "refresh_token".')
-        if params["refresh_token"] is None:
-            raise InvalidRequest("The parameter 'refresh_token' is required.")
-        return params
+        return {"refresh_token": required_string(params, "refresh_token")}
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -100,9 +111,11 @@ class RevocationSerializer(OAuthParametersSerializer):
     )
 
     def check_parameters(self, params):
-        if params["token"] is None:
-            raise InvalidRequest("The parameter 'token' is required.")
-        return params
+        hint = params["token_type_hint"]
+        return {
+            "token": required_string(params, "token"),
+            "token_type_hint": hint if isinstance(hint, str) else None,
+        }
 
 
 class SessionSerializer(serializers.Serializer):

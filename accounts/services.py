@@ -74,6 +74,16 @@ def session_start(*, user: User, client: Client, now: datetime | None = None) ->
     )
     refresh_string = str(refresh)
     with transaction.atomic():
+        # Lock the user row and check it has not changed since the password was checked: a
+        # password change (or disabling) that commits meanwhile must not miss this session.
+        # It waits for this transaction and then revokes the session, or it came first and
+        # this login fails.
+        if (
+            not User.objects.select_for_update()
+            .filter(pk=user.pk, password=user.password, is_active=True)
+            .exists()
+        ):
+            raise InvalidCredentials()
         record = _record_refresh_token(user=user, token=refresh, token_string=refresh_string)
         session = Session.objects.create(
             id=session_id,
@@ -98,14 +108,15 @@ def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | 
     """
     now = now or timezone.now()
     parent = _verified_refresh_token(refresh_token)
-    session = _session_for_refresh(parent, now=now)
+    session = _active_session_of(parent, now=now)
     if parent["jti"] == session.refresh_token.jti:
+        _check_user_of(session, parent)
         try:
             return _rotate(session=session, parent=parent, client=client, now=now)
         except IntegrityError:
             # A concurrent request rotated the same token first and has committed: the token
             # is now the parent of that request's successor. Look again and judge it as such.
-            session = _session_for_refresh(parent, now=now)
+            session = _active_session_of(parent, now=now)
     return _retry_or_reuse(session=session, parent=parent, now=now)
 
 
@@ -225,7 +236,9 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, now: datetime) ->
     grace = timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
     is_parent_of_newest = refresh_token_jti(session.pk, parent_jti=parent["jti"]) == newest.jti
     if grace and is_parent_of_newest and now - newest.created_at <= grace:
+        _check_user_of(session, parent)
         return _reissue_newest(session=session, now=now)
+    # A spent token, whatever became of its user since: the theft signal of RFC 9700 §4.14.2.
     revoked = Session.objects.filter(pk=session.pk).revoke(reason=Session.EndReason.REUSE_DETECTED, now=now)
     if revoked:
         audit.warning("refresh token reuse detected", extra={"user": session.user_id, "sid": str(session.pk)})
@@ -241,6 +254,7 @@ def _reissue_newest(*, session: Session, now: datetime) -> IssuedTokens:
         jti=newest.jti,
         issued_at=newest.created_at,
         not_after=newest.expires_at,
+        expires_at=newest.expires_at,
     )
     refresh_string = str(refresh)
     if token_fingerprint(refresh_string) != newest.token:
@@ -259,7 +273,8 @@ def _verified_refresh_token(raw: str) -> RefreshToken:
         ) from None
 
 
-def _session_for_refresh(token: RefreshToken, *, now: datetime) -> Session:
+def _active_session_of(token: RefreshToken, *, now: datetime) -> Session:
+    """The token's session, with its user and newest token; InvalidGrant unless it is active."""
     session_id = _as_uuid(token.session_id)
     session = (
         Session.objects.select_related("user", "refresh_token").filter(pk=session_id).first()
@@ -268,9 +283,13 @@ def _session_for_refresh(token: RefreshToken, *, now: datetime) -> Session:
     )
     if session is None or not session.is_active(now=now):
         raise InvalidGrant("The session of this refresh token has ended.")
+    return session
+
+
+def _check_user_of(session: Session, token: RefreshToken) -> None:
+    """InvalidGrant unless the session's user is active and still has the token's email."""
     if not session.user.is_active or session.user.email != token["sub"]:
         raise InvalidGrant("The refresh token is no longer valid for its user.")
-    return session
 
 
 def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str) -> OutstandingToken:

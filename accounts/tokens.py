@@ -40,15 +40,20 @@ class SessionToken(Token):
         jti: str,
         issued_at: datetime,
         not_after: datetime,
+        expires_at: datetime | None = None,
     ) -> Self:
-        """A new token that expires after its lifetime, or at `not_after` if that comes first.
+        """A new token that expires after its lifetime, or at `not_after` if that comes first
+        (or exactly at `expires_at`, to rebuild a token already issued).
 
         Every claim comes from the arguments, in a fixed order, so the same arguments always
         give the same token string (HS256 is deterministic): the reuse interval relies on it.
         """
         token = cls()
         iat = datetime_to_epoch(issued_at)
-        exp = min(datetime_to_epoch(issued_at + token.lifetime), datetime_to_epoch(not_after))
+        if expires_at is not None:
+            exp = datetime_to_epoch(expires_at)
+        else:
+            exp = min(datetime_to_epoch(issued_at + token.lifetime), datetime_to_epoch(not_after))
         token.current_time = issued_at
         token.payload = {
             "token_type": cls.token_type,

@@ -30,7 +30,8 @@ from accounts.serializers import (
 def client_of(request: Request) -> services.Client:
     """The user agent and address of the caller, as recorded on its session."""
     return services.Client(
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        # Printable characters only: a NUL cannot be stored in PostgreSQL text.
+        user_agent="".join(c for c in request.META.get("HTTP_USER_AGENT", "") if c.isprintable()),
         ip_address=request.META.get("REMOTE_ADDR") or None,
     )
 

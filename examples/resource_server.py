@@ -44,7 +44,7 @@ def verify_access_token(token: str, *, jwks_client: jwt.PyJWKClient, issuer: str
 
 def make_handler(jwks_client: jwt.PyJWKClient, issuer: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path != "/hello":
                 return self.reply(404, {"detail": "Not found."})
             scheme, _, token = self.headers.get("Authorization", "").partition(" ")

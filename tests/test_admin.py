@@ -127,3 +127,14 @@ def test_a_session_page_shows_its_refresh_tokens_and_which_are_spent(admin_clien
     assert response.text.count(f"{session.pk.hex}.") >= 2
     assert response.text.count(" issued ") == 2
     assert response.text.count("(spent)") == 1
+
+
+def test_disabling_the_password_in_the_admin_revokes_the_sessions(admin_client, login, user):
+    login(user)
+
+    response = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/password/", {"usable_password": "false", "unset-password": "1"}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND, response.text
+    assert Session.objects.get().end_reason == "password_changed"

@@ -5,9 +5,11 @@ from http import HTTPStatus
 
 import pytest
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services
 from accounts.models import Session
+from accounts.tokens import RefreshToken
 from tests.conftest import data_statements
 from tests.helpers import jwt_parts
 
@@ -149,14 +151,15 @@ def test_a_rotation_costs_four_statements_in_one_transaction(refresh, tokens, dj
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_login_costs_three_statements(api_client, user, password, django_assert_max_num_queries):
+def test_a_login_costs_four_statements(api_client, user, password, django_assert_max_num_queries):
     api_client.post("/login", {"username": user.username, "password": password})  # loads the signing key
-    # Read the user; insert the refresh token record; insert the session (+ BEGIN, COMMIT).
-    with django_assert_max_num_queries(3 + 2) as captured:
+    # Read the user; lock it and check its password is unchanged; insert the refresh token
+    # record; insert the session (+ BEGIN, COMMIT).
+    with django_assert_max_num_queries(4 + 2) as captured:
         response = api_client.post("/login", {"username": user.username, "password": password})
 
     assert response.status_code == HTTPStatus.OK
-    assert len(data_statements(captured)) == 3
+    assert len(data_statements(captured)) == 4
 
 
 @pytest.mark.parametrize("interval", [0, 30])
@@ -167,3 +170,64 @@ def test_a_revoked_session_is_never_revived_by_a_retry(refresh, tokens, settings
 
     assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert Session.objects.get().end_reason == "admin"
+
+
+def test_a_spent_token_is_reuse_even_after_an_email_change(refresh, tokens, user, me):
+    newest = refresh(tokens["refresh_token"]).json()
+    user.email = "john.doe@example.org"
+    user.save()
+
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+    assert Session.objects.get().end_reason == "reuse_detected"
+    assert me(newest["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_a_rotation_that_loses_to_a_revocation_changes_nothing(refresh, tokens, monkeypatch):
+    """The session is revoked between the read and the rotation: the rotation rolls back whole."""
+    real = services._active_session_of
+
+    def read_then_revoked_elsewhere(token, *, now):
+        session = real(token, now=now)
+        Session.objects.filter(pk=session.pk).revoke(reason=Session.EndReason.ADMIN)
+        return session
+
+    monkeypatch.setattr(services, "_active_session_of", read_then_revoked_elsewhere)
+
+    response = refresh(tokens["refresh_token"])
+
+    assert response.json()["error"] == "invalid_grant"
+    assert OutstandingToken.objects.count() == 1
+    assert not BlacklistedToken.objects.exists()
+    assert Session.objects.get().end_reason == "admin"
+
+
+def test_an_expired_refresh_token_is_refused_even_with_its_session_active(refresh, tokens):
+    """The token's own `exp` is checked, not only the session's ends."""
+    session = Session.objects.select_related("user", "refresh_token").get()
+    expired = RefreshToken.issue(
+        session_id=str(session.pk),
+        subject=session.user.email,
+        jti=session.refresh_token.jti,
+        issued_at=timezone.now() - timedelta(hours=2),
+        not_after=timezone.now() - timedelta(hours=1),
+    )
+
+    assert refresh(str(expired)).json() == {
+        "error": "invalid_grant",
+        "error_description": "The refresh token has expired.",
+    }
+    assert Session.objects.get().revoked_at is None
+    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
+
+
+def test_within_the_reuse_interval_a_retry_after_an_email_change_is_refused_without_revoking(
+    refresh, tokens, user, settings
+):
+    settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 30
+    refresh(tokens["refresh_token"])
+    user.email = "john.doe@example.org"
+    user.save()
+
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert Session.objects.get().revoked_at is None

@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import IntegrityError, transaction
 
+from accounts import services
+from accounts.errors import InvalidCredentials
 from accounts.models import Session, User
 
 
@@ -102,3 +104,29 @@ def test_deleting_a_user_deletes_its_sessions(login, user):
 
 def test_full_name_falls_back_to_the_username(user_factory):
     assert user_factory(username="bob", full_name="").get_full_name() == "bob"
+
+
+def test_the_database_refuses_an_email_of_spaces(user):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(email="   ")
+
+
+def test_making_the_password_unusable_revokes_every_session(login, user):
+    login(user)
+
+    user.set_unusable_password()
+    user.save()
+
+    assert Session.objects.get().end_reason == "password_changed"
+
+
+def test_a_login_whose_password_changed_meanwhile_starts_no_session(user):
+    """authenticate() checked the old password; the change committed before the session insert."""
+    checked = User.objects.get(pk=user.pk)
+    user.set_password("changed meanwhile")
+    user.save()
+
+    with pytest.raises(InvalidCredentials):
+        services.session_start(user=checked, client=services.Client())
+
+    assert not Session.objects.exists()

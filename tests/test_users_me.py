@@ -1,12 +1,15 @@
 """GET /users/me/: bearer access tokens only, checked against their session and user."""
 
 import base64
+from datetime import timedelta
 from http import HTTPStatus
 
 import jwt
 import pytest
+from django.utils import timezone
 
-from accounts import signing
+from accounts import services, signing
+from accounts.models import Session
 from tests.helpers import forge, jwt_parts
 
 CREDENTIALS_ERROR = {"detail": "Could not validate credentials"}
@@ -51,36 +54,41 @@ def test_malformed_bearer_header_gets_401(api_client, db, header):
     response = api_client.get("/users/me/", HTTP_AUTHORIZATION=header)
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_access_token_of_a_disabled_user_gets_401(me, tokens, user):
-    user.is_active = False
-    user.save()
+@pytest.mark.parametrize("change", ["disabled", "revoked", "password set", "deleted", "username changed"])
+def test_an_access_token_stops_at_once_with_the_invalid_token_challenge(me, tokens, user, change):
+    if change == "disabled":
+        user.is_active = False
+        user.save()
+    elif change == "revoked":
+        Session.objects.revoke(reason=Session.EndReason.ADMIN)
+    elif change == "password set":
+        user.set_password("a new password")
+        user.save()
+    elif change == "deleted":
+        user.delete()
+    else:
+        user.username = "john"
+        user.save()
 
     response = me(tokens["access_token"])
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json() == CREDENTIALS_ERROR
+    assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
-def test_access_token_of_a_deleted_user_gets_401(me, tokens, user):
-    user.delete()
+def test_an_expired_access_token_gets_the_invalid_token_challenge(me, user):
+    issued = services.session_start(
+        user=user, client=services.Client(), now=timezone.now() - timedelta(hours=1)
+    )
 
-    assert me(tokens["access_token"]).json() == CREDENTIALS_ERROR
+    response = me(issued.access_token)
 
-
-def test_access_token_after_a_password_change_gets_401(me, tokens, user):
-    user.set_password("a new password")
-    user.save()
-
-    assert me(tokens["access_token"]).json() == CREDENTIALS_ERROR
-
-
-def test_access_token_after_a_username_change_gets_401(me, tokens, user):
-    user.username = "john"
-    user.save()
-
-    assert me(tokens["access_token"]).json() == CREDENTIALS_ERROR
+    assert response.json() == CREDENTIALS_ERROR
+    assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
 def test_access_token_signed_with_another_key_gets_401(me, tokens):

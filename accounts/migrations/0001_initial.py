@@ -3,6 +3,7 @@
 import accounts.models
 import django.contrib.auth.validators
 import django.db.models.functions.text
+import django.db.models.lookups
 import django.utils.timezone
 from django.db import migrations, models
 
@@ -42,6 +43,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('email', ''), _negated=True), name='accounts_user_email_required', violation_error_message='Users must have an email address.'),
+            constraint=models.CheckConstraint(condition=models.Q(django.db.models.lookups.Exact(django.db.models.functions.text.Trim('email'), ''), _negated=True), name='accounts_user_email_required', violation_error_message='Users must have an email address.'),
         ),
     ]

@@ -1,0 +1,99 @@
+"""Malformed requests get a 4xx with the contract's body, never a 500, and change nothing."""
+
+import json
+from http import HTTPStatus
+
+import pytest
+
+from accounts.models import Session
+
+
+@pytest.mark.parametrize("path", ["/login", "/token", "/revoke"])
+def test_deeply_nested_json_is_invalid_request(api_client, db, path):
+    body = "[" * 30_000 + "]" * 30_000  # within the size limit, far past the recursion limit
+
+    response = api_client.post(path, body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("path", ["/login", "/token", "/revoke"])
+def test_a_huge_body_is_refused_with_an_oauth_error(api_client, db, path):
+    response = api_client.post(path, "a=" + "x" * 200_000, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert response.json()["error"] == "invalid_request"
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/login", "/token", "/revoke"])
+def test_too_many_form_fields_are_refused_with_an_oauth_error(api_client, db, path):
+    body = "&".join(f"f{i}=1" for i in range(1001))
+
+    response = api_client.post(path, body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_request"
+    assert response.json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"username": "a\x00b", "password": "x"},
+        {"username": "johndoe", "password": "sec\x00ret"},
+    ],
+)
+def test_a_nul_character_in_a_parameter_is_invalid_request(api_client, user, payload):
+    as_json = api_client.post("/login", json.dumps(payload), content_type="application/json")
+    as_form = api_client.post("/login", payload)
+
+    for response in (as_json, as_form):
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        assert response.json()["error"] == "invalid_request"
+
+
+def test_a_nul_character_in_the_user_agent_is_dropped(api_client, user, password):
+    response = api_client.post(
+        "/login", {"username": user.username, "password": password}, HTTP_USER_AGENT="evil\x00agent"
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert Session.objects.get().user_agent == "evilagent"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "error"),
+    [
+        # A non-string value is judged where the contract's order reaches that parameter.
+        ("/login", {"grant_type": "client_credentials", "username": 1}, "unsupported_grant_type"),
+        ("/login", {"grant_type": 5, "username": "a", "password": "b"}, "unsupported_grant_type"),
+        ("/login", {"username": 1, "password": "x"}, "invalid_request"),
+        ("/token", {"grant_type": ["refresh_token"], "refresh_token": "x"}, "unsupported_grant_type"),
+        ("/token", {"grant_type": "refresh_token", "refresh_token": {"a": 1}}, "invalid_request"),
+        ("/revoke", {"token": 12}, "invalid_request"),
+    ],
+)
+def test_non_string_json_values_follow_the_contract_order(api_client, db, path, payload, error):
+    response = api_client.post(path, payload, format="json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == error
+
+
+def test_scope_of_any_json_type_is_accepted_and_ignored(api_client, user, password):
+    response = api_client.post(
+        "/login", {"username": user.username, "password": password, "scope": ["a", "b"]}, format="json"
+    )
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_a_non_string_token_type_hint_is_ignored(api_client, tokens):
+    response = api_client.post(
+        "/revoke", {"token": tokens["refresh_token"], "token_type_hint": 3}, format="json"
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert Session.objects.get().revoked_at is not None
