@@ -1,0 +1,136 @@
+"""RFC 8414 metadata, /healthz and the OpenAPI document with its Swagger UI."""
+
+from http import HTTPStatus
+
+import pytest
+from django.db import DatabaseError
+from openapi_spec_validator import validate
+
+from tests.helpers import jwt_parts
+
+
+@pytest.mark.parametrize("path", ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/"])
+def test_metadata_publishes_the_endpoints_under_the_issuer(api_client, db, settings, path):
+    settings.TOKEN_ISSUER = "https://auth.example.com"
+
+    response = api_client.get(path)
+
+    assert response.status_code == HTTPStatus.OK
+    metadata = response.json()
+    assert metadata["issuer"] == "https://auth.example.com"
+    assert metadata["token_endpoint"] == "https://auth.example.com/token"
+    assert metadata["revocation_endpoint"] == "https://auth.example.com/revoke"
+    assert metadata["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
+    assert metadata["response_types_supported"] == []
+    assert metadata["token_endpoint_auth_methods_supported"] == ["none"]
+
+
+def test_metadata_advertises_the_refresh_grant_and_never_the_password_grant(api_client, db):
+    grants = api_client.get("/.well-known/oauth-authorization-server").json()["grant_types_supported"]
+
+    assert "refresh_token" in grants
+    assert "password" not in grants
+
+
+def test_every_token_carries_the_metadata_issuer(api_client, tokens):
+    issuer = api_client.get("/.well-known/oauth-authorization-server").json()["issuer"]
+
+    assert jwt_parts(tokens["access_token"])[1]["iss"] == issuer
+    assert jwt_parts(tokens["refresh_token"])[1]["iss"] == issuer
+
+
+def test_metadata_does_not_follow_the_host_header(api_client, db, settings):
+    settings.ALLOWED_HOSTS = ["evil.example", "testserver"]
+
+    metadata = api_client.get("/.well-known/oauth-authorization-server", HTTP_HOST="evil.example").json()
+
+    assert "evil.example" not in str(metadata)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/healthz/"])
+def test_health_is_ok_when_the_database_answers(api_client, db, path):
+    response = api_client.get(path)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_is_503_when_the_database_does_not_answer(api_client, db, monkeypatch):
+    from django.db import connection
+
+    def broken_cursor(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    with monkeypatch.context() as patch:  # undone before the test database is rolled back
+        patch.setattr(connection, "cursor", broken_cursor)
+        response = api_client.get("/healthz")
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {"status": "unavailable"}
+
+
+@pytest.fixture
+def schema(api_client, db) -> dict:
+    response = api_client.get("/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == HTTPStatus.OK
+    return response.json()
+
+
+def test_schema_is_a_valid_openapi_3_document(schema):
+    validate(schema)
+
+    assert schema["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/login/", "post", {"200", "400", "401"}),
+        ("/token/", "post", {"200", "400"}),
+        ("/revoke/", "post", {"200", "400"}),
+        ("/users/me/", "get", {"200", "401"}),
+        ("/users/me/sessions/", "get", {"200", "401"}),
+        ("/users/me/sessions/", "delete", {"204", "401"}),
+        ("/users/me/sessions/{session_id}/", "delete", {"204", "401", "404"}),
+        ("/.well-known/jwks.json", "get", {"200"}),
+        ("/.well-known/oauth-authorization-server/", "get", {"200"}),
+        ("/healthz/", "get", {"200", "503"}),
+    ],
+)
+def test_every_endpoint_documents_its_success_and_error_responses(schema, path, method, statuses):
+    operation = schema["paths"][path][method]
+
+    assert set(operation["responses"]) >= statuses
+    for status in statuses - {"204"}:
+        if path in ("/revoke/",) and status == "200":
+            continue  # an empty body
+        assert "content" in operation["responses"][status], (path, method, status)
+    if method == "post":
+        assert set(operation["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+
+
+def test_schema_lets_a_person_log_in_or_paste_a_bearer_token(schema):
+    schemes = schema["components"]["securitySchemes"]
+
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token."}
+    assert schemes["login"]["flows"]["password"]["tokenUrl"] == "/login"
+    assert schema["paths"]["/users/me/"]["get"]["security"] == [{"bearer": []}, {"login": []}]
+
+
+def test_swagger_ui_is_served_with_its_own_files(client, db):
+    response = client.get("/docs/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert "swagger-ui" in response.text
+    bundle = next(part.split('"')[0] for part in response.text.split('src="')[1:] if "swagger-ui-bundle" in part)
+    assert client.get(bundle).status_code == HTTPStatus.OK  # no CDN: the files come with the service
+
+
+def test_the_swagger_password_flow_logs_in_at_login(client, user, password):
+    """What Swagger UI sends for the password flow: a form with grant_type=password."""
+    response = client.post(
+        "/login", {"grant_type": "password", "username": user.username, "password": password, "scope": ""}
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["token_type"] == "bearer"
