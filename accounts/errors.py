@@ -46,6 +46,14 @@ class InvalidCredentials(ServiceError):
     detail = "Incorrect username or password"
 
 
+class Throttled(ServiceError):
+    """Too many failures: rendered as 429 with Retry-After."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 class InvalidToken(ServiceError):
     """An access token that must not open a protected endpoint. The reason stays server-side."""
 
@@ -82,6 +90,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc.status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     elif isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
         exc = exceptions.ParseError(str(exc) or "The request is malformed.")
+    if isinstance(exc, Throttled):
+        return Response(
+            {
+                "error": "too_many_requests",
+                "error_description": f"Too many failed attempts. Retry after {exc.retry_after} seconds.",
+            },
+            status=HTTPStatus.TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after), **NO_STORE},
+        )
     view = context.get("view")
     if isinstance(exc, exceptions.APIException) and getattr(view, "oauth_endpoint", False):
         response = drf_exception_handler(exc, context)

@@ -177,3 +177,18 @@ class SigningKey(models.Model):
     def __str__(self) -> str:
         state = "active" if self.active else "retired" if self.retired_at else "pending"
         return f"{self.kid} ({self.algorithm}, {state})"
+
+
+class ThrottleCounter(models.Model):
+    """A fixed-window counter shared by every process (failed logins, failures per IP).
+
+    Incremented by a conditional UPDATE (accounts.throttle), so concurrent requests never lose
+    a count. Used when no Redis cache is configured.
+    """
+
+    key = models.CharField(primary_key=True, max_length=64, help_text="SHA-256 of the counter's name.")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… {self.count} since {self.window_start:%H:%M:%S}"

@@ -18,12 +18,11 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken
+from accounts import audit, throttle
+from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken, Throttled
 from accounts.models import Session, User
 from accounts.signing import token_fingerprint
 from accounts.tokens import AccessToken, RefreshToken, refresh_token_jti
-
-audit = logging.getLogger("accounts.audit")
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,28 @@ def login(*, username: str, password: str, client: Client, now: datetime | None 
 
     Raises InvalidCredentials for an unknown user, a wrong password or a disabled user alike;
     Django's ModelBackend hashes a dummy password for an unknown user, so all three cost the same.
+    Raises Throttled once this client IP and username (or this IP alone) failed too often.
     """
+    now = now or timezone.now()
+    _refuse_throttled_ip(client, now=now)
+    pair = f"login:{client.ip_address}:{username.lower()}"
+    # Counted before the password is checked, so that concurrent guesses cannot slip past the
+    # limit; a success clears the count again.
+    attempts = throttle.increment(pair, window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
+    if attempts.value > settings.LOGIN_FAILURE_LIMIT:
+        retry_after = attempts.retry_after(window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
+        audit.event("login throttled", username=username, ip=client.ip_address, retry_after=retry_after)
+        raise Throttled(retry_after)
     user = authenticate(username=username, password=password)
     if user is None:
-        audit.info("login failed", extra={"username": username, "ip": client.ip_address})
+        throttle.increment(f"ip:{client.ip_address}", window=settings.IP_FAILURE_WINDOW_SECONDS, now=now)
+        audit.event("login failed", username=username, ip=client.ip_address)
         raise InvalidCredentials()
     issued = session_start(user=user, client=client, now=now)
-    audit.info("login", extra={"user": user.pk, "sid": str(issued.session.pk), "ip": client.ip_address})
+    throttle.clear(pair)
+    audit.event(
+        "login", user=user.pk, username=user.get_username(), ip=client.ip_address, sid=issued.session.pk
+    )
     return issued
 
 
@@ -104,9 +118,26 @@ def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | 
     Raises InvalidGrant when the token is not a valid refresh token of an active session of an
     active user with the token's email. Presenting a spent token revokes its session (reuse
     detection), except for a retry of the newest token's parent within
-    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor again.
+    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor again. Raises Throttled
+    instead of InvalidGrant once this client IP has failed too often: only refused tokens count
+    and only they are throttled, so a valid refresh token is never blocked by others behind the
+    same address, and a successful rotation costs no throttling query.
     """
     now = now or timezone.now()
+    try:
+        return _refresh(refresh_token=refresh_token, client=client, now=now)
+    except InvalidGrant as e:
+        audit.event("refresh refused", ip=client.ip_address, reason=e.description)
+        window = settings.IP_FAILURE_WINDOW_SECONDS
+        failures = throttle.increment(f"ip:{client.ip_address}", window=window, now=now)
+        if failures.value > settings.IP_FAILURE_LIMIT:
+            retry_after = failures.retry_after(window=window, now=now)
+            audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
+            raise Throttled(retry_after) from e
+        raise
+
+
+def _refresh(*, refresh_token: str, client: Client, now: datetime) -> IssuedTokens:
     parent = _verified_refresh_token(refresh_token)
     session = _active_session_of(parent, now=now)
     if parent["jti"] == session.refresh_token.jti:
@@ -117,7 +148,7 @@ def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | 
             # A concurrent request rotated the same token first and has committed: the token
             # is now the parent of that request's successor. Look again and judge it as such.
             session = _active_session_of(parent, now=now)
-    return _retry_or_reuse(session=session, parent=parent, now=now)
+    return _retry_or_reuse(session=session, parent=parent, client=client, now=now)
 
 
 def access_token_authenticate(*, access_token: str, now: datetime | None = None) -> tuple[User, Session]:
@@ -162,7 +193,7 @@ def token_revoke(*, token: str, token_type_hint: str | None = None, now: datetim
         if session_id and Session.objects.filter(pk=session_id).revoke(
             reason=Session.EndReason.LOGOUT, now=now
         ):
-            audit.info("revoke", extra={"sid": str(session_id)})
+            audit.event("session revoked", sid=session_id, reason=Session.EndReason.LOGOUT)
         return
 
 
@@ -192,7 +223,7 @@ def session_revoke(*, user: User, session_id: str, now: datetime | None = None) 
 def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
     """Revoke every session of `user`; return how many were still active."""
     revoked = Session.objects.filter(user=user).revoke(reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now)
-    audit.info("logout everywhere", extra={"user": user.pk, "revoked": revoked})
+    audit.event("logout everywhere", user=user.pk, revoked=revoked)
     return revoked
 
 
@@ -224,11 +255,11 @@ def _rotate(*, session: Session, parent: RefreshToken, client: Client, now: date
             raise InvalidGrant("The session of this refresh token has ended.")
         BlacklistedToken.objects.create(token_id=parent_record.pk)
     session.refresh_token = record
-    audit.info("refresh", extra={"user": session.user_id, "sid": str(session.pk)})
+    audit.event("refresh", user=session.user_id, ip=client.ip_address, sid=session.pk)
     return _issued(session=session, refresh=child, refresh_string=child_string, now=now)
 
 
-def _retry_or_reuse(*, session: Session, parent: RefreshToken, now: datetime) -> IssuedTokens:
+def _retry_or_reuse(*, session: Session, parent: RefreshToken, client: Client, now: datetime) -> IssuedTokens:
     newest = session.refresh_token
     if parent["jti"] == newest.jti:
         # Only reachable when the competing transaction failed after all: nothing was spent.
@@ -237,11 +268,18 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, now: datetime) ->
     is_parent_of_newest = refresh_token_jti(session.pk, parent_jti=parent["jti"]) == newest.jti
     if grace and is_parent_of_newest and now - newest.created_at <= grace:
         _check_user_of(session, parent)
+        audit.event("refresh retried", user=session.user_id, ip=client.ip_address, sid=session.pk)
         return _reissue_newest(session=session, now=now)
     # A spent token, whatever became of its user since: the theft signal of RFC 9700 §4.14.2.
     revoked = Session.objects.filter(pk=session.pk).revoke(reason=Session.EndReason.REUSE_DETECTED, now=now)
     if revoked:
-        audit.warning("refresh token reuse detected", extra={"user": session.user_id, "sid": str(session.pk)})
+        audit.event(
+            "refresh token reuse detected",
+            level=logging.WARNING,
+            user=session.user_id,
+            ip=client.ip_address,
+            sid=session.pk,
+        )
     raise InvalidGrant("The refresh token was already used; its session is revoked.")
 
 
@@ -317,6 +355,15 @@ def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now
         refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
         session=session,
     )
+
+
+def _refuse_throttled_ip(client: Client, *, now: datetime) -> None:
+    window = settings.IP_FAILURE_WINDOW_SECONDS
+    failures = throttle.current(f"ip:{client.ip_address}", window=window, now=now)
+    if failures.value >= settings.IP_FAILURE_LIMIT:
+        retry_after = failures.retry_after(window=window, now=now)
+        audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
+        raise Throttled(retry_after)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

@@ -1,5 +1,7 @@
 """One small view per endpoint: parse with a serializer, call one service, render."""
 
+import functools
+import ipaddress
 from http import HTTPStatus
 
 from django.conf import settings
@@ -32,8 +34,36 @@ def client_of(request: Request) -> services.Client:
     return services.Client(
         # Printable characters only: a NUL cannot be stored in PostgreSQL text.
         user_agent="".join(c for c in request.META.get("HTTP_USER_AGENT", "") if c.isprintable()),
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=client_ip(
+            request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+        ),
     )
+
+
+def client_ip(remote_addr: str, forwarded_for: str) -> str | None:
+    """The client's address: the connection's, unless it comes from a trusted proxy (TRUSTED_PROXIES).
+
+    Then X-Forwarded-For is read from the right, past every trusted proxy: the first other address
+    is the one the nearest trusted proxy saw connect. Entries left of it could be forged by the client.
+    """
+    trusted = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    address = _ip(remote_addr)
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    while address is not None and any(address in network for network in trusted) and hops:
+        address = _ip(hops.pop())
+    return str(address) if address is not None else None
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
 
 
 def token_response(issued: services.IssuedTokens) -> Response:

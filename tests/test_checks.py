@@ -23,7 +23,9 @@ def error_ids(settings_overrides: dict, settings) -> set[str]:
 def ec_pem() -> str:
     return (
         ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         .decode()
     )
 
@@ -59,7 +61,11 @@ def test_misconfiguration_is_an_error(settings, overrides, error):
 
 
 def run(code: list[str], **env) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "ACCESS_TOKEN", "TOKEN_"))}
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "ACCESS_TOKEN", "TOKEN_"))
+    }
     return subprocess.run(
         [sys.executable, *code], cwd=PROJECT, env={**clean, **env}, capture_output=True, text=True, timeout=60
     )

@@ -9,7 +9,9 @@ from openapi_spec_validator import validate
 from tests.helpers import jwt_parts
 
 
-@pytest.mark.parametrize("path", ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/"])
+@pytest.mark.parametrize(
+    "path", ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/"]
+)
 def test_metadata_publishes_the_endpoints_under_the_issuer(api_client, db, settings, path):
     settings.TOKEN_ISSUER = "https://auth.example.com"
 
@@ -106,13 +108,21 @@ def test_every_endpoint_documents_its_success_and_error_responses(schema, path, 
             continue  # an empty body
         assert "content" in operation["responses"][status], (path, method, status)
     if method == "post":
-        assert set(operation["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+        assert set(operation["requestBody"]["content"]) == {
+            "application/json",
+            "application/x-www-form-urlencoded",
+        }
 
 
 def test_schema_lets_a_person_log_in_or_paste_a_bearer_token(schema):
     schemes = schema["components"]["securitySchemes"]
 
-    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token."}
+    assert schemes["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token.",
+    }
     assert schemes["login"]["flows"]["password"]["tokenUrl"] == "/login"
     assert schema["paths"]["/users/me/"]["get"]["security"] == [{"bearer": []}, {"login": []}]
 
@@ -122,7 +132,9 @@ def test_swagger_ui_is_served_with_its_own_files(client, db):
 
     assert response.status_code == HTTPStatus.OK
     assert "swagger-ui" in response.text
-    bundle = next(part.split('"')[0] for part in response.text.split('src="')[1:] if "swagger-ui-bundle" in part)
+    bundle = next(
+        part.split('"')[0] for part in response.text.split('src="')[1:] if "swagger-ui-bundle" in part
+    )
     assert client.get(bundle).status_code == HTTPStatus.OK  # no CDN: the files come with the service
 
 

@@ -46,7 +46,8 @@ def test_access_tokens_are_rs256_with_a_kid_anyone_can_verify_with_the_jwks(toke
     (published,) = jwk_set["keys"]
     assert published["kid"] == header["kid"] == keys.thumbprint(published)
     assert {published["kty"], published["alg"], published["use"]} == {"RSA", "RS256", "sig"}
-    assert "d" not in published and "p" not in published  # public parts only
+    assert "d" not in published
+    assert "p" not in published
 
 
 def test_refresh_tokens_stay_hs256_and_unpublished(tokens):
@@ -107,7 +108,9 @@ def test_hs256_stays_selectable(login, user, me, settings):
     assert me(body["access_token"]).status_code == HTTPStatus.OK
 
 
-def test_an_hs256_access_token_is_refused_while_an_asymmetric_algorithm_is_configured(login, user, me, settings):
+def test_an_hs256_access_token_is_refused_while_an_asymmetric_algorithm_is_configured(
+    login, user, me, settings
+):
     settings.ACCESS_TOKEN_ALGORITHM = "HS256"
     hs256 = login(user)["access_token"]
     settings.ACCESS_TOKEN_ALGORITHM = "RS256"
@@ -156,7 +159,7 @@ def test_a_retired_key_leaves_the_jwks_once_its_tokens_have_expired(login, user,
 
 def test_a_token_naming_a_published_rsa_key_but_signed_with_hmac_over_it_is_refused(tokens, me, jwks):
     """The classic algorithm confusion: HS256 with the public key as the secret."""
-    header, payload = jwt_parts(tokens["access_token"])
+    header, _payload = jwt_parts(tokens["access_token"])
     (jwk,) = jwks()["keys"]
     public_pem = jwt.PyJWK(jwk).key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -200,11 +203,15 @@ def test_an_operator_key_signs_and_only_its_public_part_is_recorded(login, user,
     row = SigningKey.objects.get(active=True)
     assert row.kid == kid
     assert row.private_key == ""
-    jwt.decode(body["access_token"], operator_key.public_key(), algorithms=["RS256"], options={"verify_aud": False})
+    jwt.decode(
+        body["access_token"], operator_key.public_key(), algorithms=["RS256"], options={"verify_aud": False}
+    )
     assert me(body["access_token"]).status_code == HTTPStatus.OK
 
 
-def test_an_operator_key_file_works_and_a_new_one_keeps_the_old_published(login, user, me, jwks, settings, tmp_path):
+def test_an_operator_key_file_works_and_a_new_one_keeps_the_old_published(
+    login, user, me, jwks, settings, tmp_path
+):
     first, second = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
     settings.ACCESS_TOKEN_ALGORITHM = "ES256"
     key_file = tmp_path / "key.pem"

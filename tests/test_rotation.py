@@ -151,15 +151,16 @@ def test_a_rotation_costs_four_statements_in_one_transaction(refresh, tokens, dj
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_login_costs_four_statements(api_client, user, password, django_assert_max_num_queries):
+def test_a_login_costs_eight_statements(api_client, user, password, django_assert_max_num_queries):
     api_client.post("/login", {"username": user.username, "password": password})  # loads the signing key
-    # Read the user; lock it and check its password is unchanged; insert the refresh token
-    # record; insert the session (+ BEGIN, COMMIT).
-    with django_assert_max_num_queries(4 + 2) as captured:
+    # Throttling: read this IP's failures; count the attempt of this IP and username (update,
+    # read back). Read the user. Lock it and check its password is unchanged; insert the refresh
+    # token record; insert the session. Clear the attempt count. (+ BEGIN and COMMIT)
+    with django_assert_max_num_queries(8 + 2) as captured:
         response = api_client.post("/login", {"username": user.username, "password": password})
 
     assert response.status_code == HTTPStatus.OK
-    assert len(data_statements(captured)) == 4
+    assert len(data_statements(captured)) == 8
 
 
 @pytest.mark.parametrize("interval", [0, 30])

@@ -1,0 +1,172 @@
+"""Throttling: failed logins per client IP and username, failures per IP, shared by every process."""
+
+import json
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import Session, ThrottleCounter
+from accounts.views import client_ip
+
+
+@pytest.fixture
+def fail_login(api_client):
+    def fail(username="johndoe", ip="10.0.0.1"):
+        response = api_client.post("/login", {"username": username, "password": "wrong"}, REMOTE_ADDR=ip)
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        return response
+
+    return fail
+
+
+@pytest.fixture
+def attempt(api_client, password):
+    def login(username="johndoe", ip="10.0.0.1", given_password=None):
+        return api_client.post(
+            "/login", {"username": username, "password": given_password or password}, REMOTE_ADDR=ip
+        )
+
+    return login
+
+
+def test_after_the_limit_even_the_right_password_gets_429_with_retry_after(
+    user, settings, fail_login, attempt
+):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 900
+    for _ in range(3):
+        fail_login()
+
+    response = attempt()
+
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert 890 <= int(response["Retry-After"]) <= 900
+    assert response.json()["error"] == "too_many_requests"
+    assert response.json()["error_description"]
+    assert not Session.objects.exists()
+
+
+def test_the_limit_is_per_ip_and_username_compared_case_insensitively(
+    user, user_factory, settings, fail_login, attempt
+):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    user_factory(username="alice")
+    fail_login(username="johndoe")
+    fail_login(username="JohnDoe")
+
+    assert attempt(username="johndoe").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert attempt(username="johndoe", ip="10.0.0.2").status_code == HTTPStatus.OK  # another IP
+    assert attempt(username="alice").status_code == HTTPStatus.OK  # another user
+
+
+def test_the_block_ends_when_the_window_passes(user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 60
+    fail_login()
+    fail_login()
+    assert attempt().status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+    ThrottleCounter.objects.update(window_start=timezone.now() - timedelta(seconds=61))
+
+    assert attempt().status_code == HTTPStatus.OK
+
+
+def test_a_successful_login_clears_the_count(user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    fail_login()
+    assert attempt().status_code == HTTPStatus.OK
+
+    fail_login()
+
+    assert attempt().status_code == HTTPStatus.OK
+
+
+def test_bad_requests_and_429s_are_not_failures(api_client, user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    for _ in range(5):
+        api_client.post("/login", {"username": "johndoe"}, REMOTE_ADDR="10.0.0.1")  # 400
+    fail_login()
+
+    assert attempt().status_code == HTTPStatus.OK
+
+
+def test_too_many_failures_from_one_ip_block_it_for_every_username(
+    user, user_factory, settings, fail_login, attempt
+):
+    settings.IP_FAILURE_LIMIT = 3
+    for name in ("a", "b", "c"):
+        fail_login(username=name)
+
+    assert attempt(username="johndoe").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert attempt(username="johndoe", ip="10.0.0.9").status_code == HTTPStatus.OK
+
+
+def test_refused_refresh_tokens_count_per_ip_and_valid_ones_are_never_blocked(api_client, tokens, settings):
+    settings.IP_FAILURE_LIMIT = 2
+    statuses = [
+        api_client.post("/token", {"grant_type": "refresh_token", "refresh_token": "junk"}).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, HTTPStatus.TOO_MANY_REQUESTS]
+    valid = api_client.post(
+        "/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert valid.status_code == HTTPStatus.OK
+
+
+def test_cleanup_deletes_old_counters(user, settings, fail_login):
+    fail_login()
+    ThrottleCounter.objects.update(window_start=timezone.now() - timedelta(days=1))
+
+    call_command("cleanup_tokens", stdout=None)
+
+    assert not ThrottleCounter.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "trusted", "expected"),
+    [
+        ("10.0.0.1", "1.2.3.4", [], "10.0.0.1"),  # no trusted proxy: the header is ignored
+        ("10.0.0.1", "1.2.3.4", ["10.0.0.1"], "1.2.3.4"),
+        ("10.0.0.1", "9.9.9.9, 1.2.3.4", ["10.0.0.0/8"], "1.2.3.4"),  # the client forged 9.9.9.9
+        ("10.0.0.1", "1.2.3.4, 10.0.0.7", ["10.0.0.0/8"], "1.2.3.4"),  # two trusted hops
+        ("10.0.0.1", "not-an-ip", ["10.0.0.1"], None),
+        ("10.0.0.1", "", ["10.0.0.1"], "10.0.0.1"),
+    ],
+)
+def test_client_ip_honours_only_trusted_proxies(settings, remote, forwarded, trusted, expected):
+    settings.TRUSTED_PROXIES = trusted
+
+    assert client_ip(remote, forwarded) == expected
+
+
+def test_the_counters_are_shared_by_every_server_process(live_service, user, user_factory):
+    """Two servers (each several processes) on one database: failures on either count for both."""
+    user.password = Argon2PasswordHasher().encode("server password", Argon2PasswordHasher().salt())
+    user.save(update_fields=["password"])
+    first = live_service(LOGIN_FAILURE_LIMIT=4)
+    second = live_service(LOGIN_FAILURE_LIMIT=4)
+
+    def login(base_url, password):
+        data = f"username=johndoe&password={password}".encode()
+        try:
+            with urllib.request.urlopen(f"{base_url}/login", data=data, timeout=30) as response:
+                return response.status, dict(response.headers)
+        except urllib.error.HTTPError as e:
+            json.load(e)
+            return e.code, dict(e.headers)
+
+    statuses = [login(server, "wrong")[0] for server in (first, second, first, second)]
+    blocked, headers = login(first, "server+password")
+    also_blocked, _ = login(second, "server+password")
+
+    assert statuses == [HTTPStatus.UNAUTHORIZED] * 4
+    assert blocked == also_blocked == HTTPStatus.TOO_MANY_REQUESTS
+    assert int(headers["Retry-After"]) > 0
