@@ -61,7 +61,8 @@ def login(*, username: str, password: str, client: Client, now: datetime | None 
         retry_after = attempts.retry_after(window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
         audit.event("login throttled", username=username, ip=client.ip_address, retry_after=retry_after)
         raise Throttled(retry_after)
-    user = authenticate(username=username, password=password)
+    # No username holds a NUL (and PostgreSQL text cannot): such a user is unknown, not an error.
+    user = authenticate(username=username, password=password) if "\x00" not in username else None
     if user is None:
         throttle.increment(f"ip:{client.ip_address}", window=settings.IP_FAILURE_WINDOW_SECONDS, now=now)
         audit.event("login failed", username=username, ip=client.ip_address)

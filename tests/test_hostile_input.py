@@ -41,17 +41,23 @@ def test_too_many_form_fields_are_refused_with_an_oauth_error(api_client, db, pa
 @pytest.mark.parametrize(
     "payload",
     [
-        {"username": "a\x00b", "password": "x"},
+        {"username": "john\x00doe", "password": "x"},
         {"username": "johndoe", "password": "sec\x00ret"},
     ],
 )
-def test_a_nul_character_in_a_parameter_is_invalid_request(api_client, user, payload):
+def test_a_nul_character_in_the_credentials_is_an_unknown_user_or_a_wrong_password(api_client, user, payload):
     as_json = api_client.post("/login", json.dumps(payload), content_type="application/json")
     as_form = api_client.post("/login", payload)
 
     for response in (as_json, as_form):
-        assert response.status_code == HTTPStatus.BAD_REQUEST
-        assert response.json()["error"] == "invalid_request"
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json() == {"detail": "Incorrect username or password"}
+
+
+def test_a_nul_character_in_a_refresh_token_is_invalid_grant(api_client, tokens):
+    response = api_client.post("/token", {"grant_type": "refresh_token", "refresh_token": "a\x00b"})
+
+    assert response.json()["error"] == "invalid_grant"
 
 
 def test_a_nul_character_in_the_user_agent_is_dropped(api_client, user, password):

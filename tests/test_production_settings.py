@@ -1,0 +1,89 @@
+"""Production settings: `check --deploy` is clean with the documented variables; headers are set."""
+
+import os
+import secrets
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHasher
+
+from accounts.models import User
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_ALLOWED_HOSTS": "auth.example.com",
+    "TOKEN_ISSUER": "https://auth.example.com",
+    "DJANGO_SECURE_SSL_REDIRECT": "1",
+    "DJANGO_SECURE_HSTS_SECONDS": "31536000",
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "DJANGO_SECURE_HSTS_PRELOAD": "1",
+    "DJANGO_SECURE_COOKIES": "1",
+}
+
+
+def test_check_deploy_reports_nothing_with_the_documented_https_variables():
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "TOKEN_"))}
+    env = {**clean, **PRODUCTION, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_security_headers_are_set(api_client, db):
+    response = api_client.get("/healthz")
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_with_https_settings_plain_http_is_redirected_and_hsts_is_sent(api_client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+
+    plain = api_client.get("/.well-known/jwks.json")
+    secure = api_client.get("/.well-known/jwks.json", secure=True)
+    probe = api_client.get("/healthz")  # load balancers probe over plain HTTP
+
+    assert plain.status_code == HTTPStatus.MOVED_PERMANENTLY
+    assert plain["Location"].startswith("https://")
+    assert secure["Strict-Transport-Security"] == "max-age=31536000"
+    assert probe.status_code == HTTPStatus.OK
+
+
+def test_argon2id_is_the_password_hasher_and_older_hashes_are_upgraded_at_login(
+    api_client, user_factory, settings
+):
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "tests.hashers.FastPBKDF2PasswordHasher",
+    ]
+    user = user_factory()
+    User.objects.filter(pk=user.pk).update(password=PBKDF2PasswordHasher().encode("pw", "salt", iterations=2))
+
+    response = api_client.post("/login", {"username": user.username, "password": "pw"})
+
+    assert response.status_code == HTTPStatus.OK
+    upgraded = User.objects.get(pk=user.pk).password
+    assert upgraded.startswith("argon2$argon2id$")
+    assert Argon2PasswordHasher().verify("pw", upgraded)
+
+
+def test_the_configured_first_hasher_is_argon2():
+    from authproject import settings as project_settings  # the tests themselves use a fast hasher
+
+    assert project_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
