@@ -15,3 +15,6 @@ case "${DATABASE_URL:-}" in
   postgres://*|postgresql://*) "$PY" -m pytest "$@" ;;
   *) scripts/with-postgres.sh "$PY" -m pytest "$@" ;;
 esac
+
+echo "=== throttling tests with Redis counters (SQLite)"
+env -u DATABASE_URL scripts/with-redis.sh "$PY" -m pytest tests/test_throttling.py "$@"

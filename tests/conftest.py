@@ -46,6 +46,15 @@ def _signing_keys(monkeypatch):
     keys.reset()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redis_counters():
+    """Redis is not rolled back with the test database: start each test with no counters."""
+    if django_settings.REDIS_URL:
+        from django.core.cache import caches
+
+        caches["throttle"].clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

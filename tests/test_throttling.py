@@ -8,11 +8,16 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Session, ThrottleCounter
 from accounts.views import client_ip
+
+database_counters_only = pytest.mark.skipif(
+    bool(django_settings.REDIS_URL), reason="reads or changes the database counters; Redis keeps its own"
+)
 
 
 @pytest.fixture
@@ -65,6 +70,7 @@ def test_the_limit_is_per_ip_and_username_compared_case_insensitively(
     assert attempt(username="alice").status_code == HTTPStatus.OK  # another user
 
 
+@database_counters_only
 def test_the_block_ends_when_the_window_passes(user, settings, fail_login, attempt):
     settings.LOGIN_FAILURE_LIMIT = 2
     settings.LOGIN_FAILURE_WINDOW_SECONDS = 60
@@ -121,6 +127,7 @@ def test_refused_refresh_tokens_count_per_ip_and_valid_ones_are_never_blocked(ap
     assert valid.status_code == HTTPStatus.OK
 
 
+@database_counters_only
 def test_cleanup_deletes_old_counters(user, settings, fail_login):
     fail_login()
     ThrottleCounter.objects.update(window_start=timezone.now() - timedelta(days=1))
@@ -170,3 +177,20 @@ def test_the_counters_are_shared_by_every_server_process(live_service, user, use
     assert statuses == [HTTPStatus.UNAUTHORIZED] * 4
     assert blocked == also_blocked == HTTPStatus.TOO_MANY_REQUESTS
     assert int(headers["Retry-After"]) > 0
+
+
+def test_with_redis_the_window_passes_by_itself(user, settings, fail_login, attempt):
+    """Run by scripts/test.sh under scripts/with-redis.sh; skipped without Redis."""
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL")
+    import time
+
+    settings.LOGIN_FAILURE_LIMIT = 1
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 1
+    fail_login()
+    assert attempt().status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert not ThrottleCounter.objects.exists()  # counted in Redis, not in the database
+
+    time.sleep(1.1)  # Redis expires the counter with its window
+
+    assert attempt().status_code == HTTPStatus.OK
