@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import base_env, gunicorn, manage  # noqa: E402
+from server import base_env, gunicorn, manage
 
 CASES = {
     "unknown user": ("nobody", "secret"),
@@ -46,7 +46,9 @@ def argon2_hash_cost(samples: int = 20) -> float:
 
     django_hasher = Argon2PasswordHasher()
     hasher = PasswordHasher(
-        time_cost=django_hasher.time_cost, memory_cost=django_hasher.memory_cost, parallelism=django_hasher.parallelism
+        time_cost=django_hasher.time_cost,
+        memory_cost=django_hasher.memory_cost,
+        parallelism=django_hasher.parallelism,
     )
     timings = []
     for _ in range(samples):
@@ -57,7 +59,9 @@ def argon2_hash_cost(samples: int = 20) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,7 +83,11 @@ def main() -> None:
     for case, value in medians.items():
         print(f"| {case} | {value:.1f} |")
     print(f"\nslowest / fastest median: {spread:.3f}; one Argon2id hash: {hash_ms:.1f} ms")
-    print(json.dumps({"medians_ms": medians, "spread": spread, "argon2_hash_ms": hash_ms, "rounds": args.rounds}))
+    print(
+        json.dumps(
+            {"medians_ms": medians, "spread": spread, "argon2_hash_ms": hash_ms, "rounds": args.rounds}
+        )
+    )
     if spread > 1.25:
         sys.exit("the medians differ by more than 25 %: timing may tell users apart")
 

@@ -32,8 +32,24 @@ def gunicorn(
     port = port or free_port()
     log_file = open(log, "ab")  # noqa: SIM115 (closed below, after the server)
     server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", wsgi, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"],
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            wsgi,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "/dev/null",
+            "--error-logfile",
+            "-",
+            "--log-level",
+            "warning",
+        ],
         cwd=PROJECT,
         env=env,
         stdout=log_file,
@@ -60,7 +76,11 @@ def gunicorn(
 
 def base_env(**extra: str) -> dict[str, str]:
     """Production-like settings: DEBUG off, an https issuer, generous throttling for load."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "TOKEN_", "ACCESS_TOKEN"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "TOKEN_", "ACCESS_TOKEN"))
+    }
     return {
         **env,
         "DJANGO_DEBUG": "0",

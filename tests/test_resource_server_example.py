@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
+from accounts.models import SigningKey
 from tests.conftest import LIVE_ISSUER, other_process_environment
 from tests.helpers import jwt_parts
 
@@ -105,8 +106,9 @@ def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_
     # A refresh token is never an access token, here either.
     assert get(f"{resource}/hello", new["refresh_token"])[0] == 401
 
-    # Once every token the old key signed has expired (it was retired when `new` was issued), the
-    # old token is refused and the old key has left the JWKS.
-    time.sleep(max(0.0, jwt_parts(new["access_token"])[1]["iat"] + ACCESS_LIFETIME + 1.1 - time.time()))
+    # Once every token the old key signed has expired, the old token is refused and the old key
+    # has left the JWKS (it was retired when the login of `new` first needed the new key).
+    retired_at = SigningKey.objects.get(kid=old_kid).retired_at.timestamp()
+    time.sleep(max(0.0, retired_at + ACCESS_LIFETIME + 0.2 - time.time()))
     assert get(f"{resource}/hello", old["access_token"])[0] == 401
     assert [key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]] == [new_kid]

@@ -7,8 +7,8 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.management import call_command
 from django.utils import timezone
 
