@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Development defaults; the environment wins.
 export DJANGO_DEBUG ?= 1
 
-.PHONY: run test setup lint migrate clean
+.PHONY: run test bench setup lint migrate clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: setup
 
 test: setup
 	scripts/test.sh
+
+# Serves the project with gunicorn on a throwaway PostgreSQL and drives it with wrk (about 4 min).
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	scripts/with-postgres.sh $(PY) bench/run.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

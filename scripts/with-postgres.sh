@@ -55,6 +55,7 @@ trap stop EXIT
 "${run_as[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres authproject
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/authproject"
+export PGDATA="$workdir/data"  # for tools that read the server's processes (bench/run.py)
 echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 status=0
 "$@" || status=$?
