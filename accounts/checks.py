@@ -3,7 +3,9 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core import checks
+from django.core.checks import Error, Warning, register
+from django.core.management.base import SystemCheckError
 
 from accounts import keys
 
@@ -26,6 +28,16 @@ def token_settings_check(app_configs, **kwargs) -> list[Error]:
                 "Both ACCESS_TOKEN_SIGNING_KEY and ACCESS_TOKEN_SIGNING_KEY_FILE are set.",
                 hint="Set one of them.",
                 id="accounts.E002",
+            )
+        )
+    elif algorithm == "HS256" and (
+        settings.ACCESS_TOKEN_SIGNING_KEY or settings.ACCESS_TOKEN_SIGNING_KEY_FILE
+    ):
+        errors.append(
+            Warning(
+                "ACCESS_TOKEN_SIGNING_KEY(_FILE) is ignored: ACCESS_TOKEN_ALGORITHM is HS256.",
+                hint="Choose RS256, ES256 or EdDSA to sign with it, or unset it.",
+                id="accounts.W001",
             )
         )
     elif algorithm in keys.ASYMMETRIC_ALGORITHMS:
@@ -58,3 +70,16 @@ def token_settings_check(app_configs, **kwargs) -> list[Error]:
             )
         )
     return errors
+
+
+def refuse_to_start_if_misconfigured() -> None:
+    """Run the system checks; raise SystemCheckError on any error.
+
+    gunicorn and ASGI servers do not run Django's checks: the WSGI and ASGI applications call this
+    when they load, so a misconfigured service refuses to start and says why.
+    """
+    errors = [
+        message for message in checks.run_checks(include_deployment_checks=False) if message.is_serious()
+    ]
+    if errors:
+        raise SystemCheckError("The service cannot start:\n" + "\n".join(str(message) for message in errors))

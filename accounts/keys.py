@@ -11,6 +11,7 @@ query), so a rotation done elsewhere is picked up without a restart.
 """
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -37,6 +38,8 @@ logger = logging.getLogger("accounts.keys")
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 ACCESS_TOKEN_ALGORITHMS = (*ASYMMETRIC_ALGORITHMS, "HS256")
+
+PENDING = Q(active=False, retired_at__isnull=True, activates_at__isnull=False)
 
 # How long an unknown `kid` waits before it may make a process re-read the keys again: a stream
 # of tokens with made-up kids must not become a stream of queries.
@@ -102,22 +105,28 @@ def rotate(*, now: datetime | None = None, immediately: bool = False) -> Signing
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         raise ImproperlyConfigured(f"ACCESS_TOKEN_ALGORITHM is {algorithm}: there is no key pair to rotate.")
     now = now or timezone.now()
-    if immediately:
-        with transaction.atomic():
+    fields = _generate(algorithm)
+    with transaction.atomic():
+        # A key still pending never signed anything: the new one replaces it (so a compromise
+        # rotation with --now is never followed by an older pending key taking over).
+        SigningKey.objects.filter(PENDING).delete()
+        if immediately:
             SigningKey.objects.filter(active=True).update(active=False, retired_at=now)
-            row = SigningKey.objects.create(**_generate(algorithm), active=True, created_at=now)
-    else:
-        activates_at = now + timedelta(seconds=settings.SIGNING_KEY_PREPUBLISH_SECONDS)
-        row = SigningKey.objects.create(**_generate(algorithm), activates_at=activates_at, created_at=now)
+            row = SigningKey.objects.create(**fields, active=True, created_at=now)
+        else:
+            activates_at = now + timedelta(seconds=settings.SIGNING_KEY_PREPUBLISH_SECONDS)
+            row = SigningKey.objects.create(**fields, activates_at=activates_at, created_at=now)
     reset()
     logger.info("signing key rotated", extra={"kid": row.kid})
     return row
 
 
 def reset() -> None:
-    """Forget this process's key ring, so the next use re-reads the keys (rotation, tests)."""
+    """Forget this process's key ring and parsed keys, so the next use re-reads them."""
     global _ring
     _ring = None
+    _parsed.clear()
+    _configured_key.cache_clear()
 
 
 def configured_private_key_pem() -> bytes | None:
@@ -179,11 +188,18 @@ def _may_force_reload() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4)
+def _configured_key(config: tuple) -> Any:
+    """The operator's key, read and parsed once per process (and configuration)."""
+    algorithm = config[0]
+    pem = configured_private_key_pem()
+    return load_configured_key(pem, algorithm) if pem and algorithm in ASYMMETRIC_ALGORITHMS else None
+
+
 def _load(config: tuple) -> KeyRing:
     algorithm = config[0]
     now = timezone.now()
-    pem = configured_private_key_pem()
-    configured = load_configured_key(pem, algorithm) if pem and algorithm in ASYMMETRIC_ALGORITHMS else None
+    configured = _configured_key(config)
     if configured is not None:
         _ensure_active(algorithm, now=now, configured=configured)
     elif algorithm in ASYMMETRIC_ALGORITHMS:
@@ -191,18 +207,27 @@ def _load(config: tuple) -> KeyRing:
         _activate_due_key(now=now)
     else:  # HS256: no key pair signs; the last one stays published until its tokens expire
         SigningKey.objects.filter(active=True).update(active=False, retired_at=now)
+        SigningKey.objects.filter(PENDING).delete()
     window = timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME_SECONDS + settings.SIGNING_KEYS_RELOAD_SECONDS)
-    pending = Q(active=False, retired_at__isnull=True, activates_at__isnull=False)
-    rows = SigningKey.objects.filter(Q(active=True) | pending | Q(retired_at__gt=now - window)).order_by(
+    rows = SigningKey.objects.filter(Q(active=True) | PENDING | Q(retired_at__gt=now - window)).order_by(
         "-created_at"
     )
     published, active = {}, None
     for row in rows:
-        if row.active and algorithm in ASYMMETRIC_ALGORITHMS:
-            active = _parse(row, with_private=True, configured=configured)
-            published[row.kid] = active
-        else:
-            published[row.kid] = _parse(row, with_private=False)
+        try:
+            if row.active and algorithm in ASYMMETRIC_ALGORITHMS:
+                active = _parse(row, with_private=True, configured=configured)
+                published[row.kid] = active
+            else:
+                published[row.kid] = _parse(row, with_private=False)
+        except UndecryptableKeyError:
+            # DJANGO_SECRET_KEY changed without the old one in DJANGO_SECRET_KEY_FALLBACKS: this
+            # key can no longer sign. Retire it (it still verifies what it signed) and start over.
+            logger.error("signing key cannot be decrypted: replaced", extra={"kid": row.kid})
+            SigningKey.objects.filter(pk=row.pk, active=True).update(active=False, retired_at=now)
+            return _load(config)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, KeyError, TypeError, ValueError):
+            logger.error("signing key record is malformed: not published", extra={"kid": row.kid})
     return KeyRing(active=active, published=published, loaded_at=time.monotonic(), config=config)
 
 
@@ -314,6 +339,10 @@ def _encryption_password(kid: str, secret: str) -> bytes:
     )
 
 
+class UndecryptableKeyError(Exception):
+    """A stored private key that no configured secret decrypts."""
+
+
 def _decrypt(pem: str, kid: str) -> Any:
     """The stored private key, trying SECRET_KEY and then SECRET_KEY_FALLBACKS."""
     for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
@@ -321,9 +350,6 @@ def _decrypt(pem: str, kid: str) -> Any:
             return serialization.load_pem_private_key(
                 pem.encode(), password=_encryption_password(kid, secret)
             )
-        except ValueError:
+        except (ValueError, TypeError):
             continue
-    raise ImproperlyConfigured(
-        f"The signing key {kid} cannot be decrypted with DJANGO_SECRET_KEY (was it changed?). "
-        "Run `python manage.py rotate_signing_key` to make a new one."
-    )
+    raise UndecryptableKeyError(kid)

@@ -35,3 +35,14 @@ OAUTH_ERROR = OpenApiResponse(OAuthErrorSerializer, description="An RFC 6749 §5
 UNAUTHORIZED = OpenApiResponse(
     DetailSerializer, description='No valid access token: {"detail": "Could not validate credentials"}.'
 )
+
+BODY_ERRORS = {
+    413: OpenApiResponse(
+        OAuthErrorSerializer, description="The body is larger than 64 KiB (invalid_request)."
+    ),
+    415: OpenApiResponse(OAuthErrorSerializer, description="Neither a form nor JSON (invalid_request)."),
+    429: OpenApiResponse(
+        OAuthErrorSerializer,
+        description='Too many failures from this client: error "too_many_requests", with Retry-After (seconds).',
+    ),
+}

@@ -134,7 +134,8 @@ class SessionSerializer(serializers.Serializer):
 
 class OAuthErrorSerializer(serializers.Serializer):
     error = serializers.ChoiceField(
-        choices=["invalid_request", "unsupported_grant_type", "invalid_grant"], help_text="RFC 6749 §5.2"
+        choices=["invalid_request", "unsupported_grant_type", "invalid_grant", "too_many_requests"],
+        help_text="RFC 6749 §5.2 (too_many_requests with 429)",
     )
     error_description = serializers.CharField()
 
@@ -145,3 +146,35 @@ class DetailSerializer(serializers.Serializer):
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "unavailable"])
+
+
+class JwkSerializer(serializers.Serializer):
+    """A public key (RFC 7517); members beyond these depend on `kty`."""
+
+    kid = serializers.CharField(help_text="RFC 7638 thumbprint; the `kid` header of the tokens it signs.")
+    kty = serializers.ChoiceField(choices=["RSA", "EC", "OKP"])
+    alg = serializers.ChoiceField(choices=["RS256", "ES256", "EdDSA"])
+    use = serializers.ChoiceField(choices=["sig"])
+    n = serializers.CharField(required=False, help_text="RSA modulus")
+    e = serializers.CharField(required=False, help_text="RSA exponent")
+    crv = serializers.CharField(required=False, help_text="EC or OKP curve")
+    x = serializers.CharField(required=False)
+    y = serializers.CharField(required=False)
+
+
+class JwksSerializer(serializers.Serializer):
+    keys = JwkSerializer(many=True)
+
+
+class AuthorizationServerMetadataSerializer(serializers.Serializer):
+    """RFC 8414 §2."""
+
+    issuer = serializers.URLField()
+    token_endpoint = serializers.URLField()
+    revocation_endpoint = serializers.URLField()
+    jwks_uri = serializers.URLField()
+    response_types_supported = serializers.ListField(child=serializers.CharField())
+    grant_types_supported = serializers.ListField(child=serializers.CharField())
+    token_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    service_documentation = serializers.URLField()

@@ -6,7 +6,6 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -16,10 +15,12 @@ from rest_framework.response import Response
 
 from accounts import keys, services
 from accounts.errors import NO_STORE
-from accounts.schema import OAUTH_ERROR, UNAUTHORIZED, form_or_json
+from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
+    AuthorizationServerMetadataSerializer,
     DetailSerializer,
     HealthSerializer,
+    JwksSerializer,
     LoginSerializer,
     RefreshGrantSerializer,
     RevocationSerializer,
@@ -104,6 +105,7 @@ class LoginView(OAuthEndpoint):
             200: TokenResponseSerializer,
             400: OAUTH_ERROR,
             401: OpenApiResponse(DetailSerializer, description="Incorrect username or password."),
+            **BODY_ERRORS,
         },
         auth=[],
     )
@@ -122,7 +124,7 @@ class TokenView(OAuthEndpoint):
 
     @extend_schema(
         request=form_or_json(RefreshGrantSerializer),
-        responses={200: TokenResponseSerializer, 400: OAUTH_ERROR},
+        responses={200: TokenResponseSerializer, 400: OAUTH_ERROR, **BODY_ERRORS},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -153,6 +155,8 @@ class RevokeView(OAuthEndpoint):
         responses={
             200: OpenApiResponse(description="Empty: the token is no longer valid."),
             400: OAUTH_ERROR,
+            413: BODY_ERRORS[413],
+            415: BODY_ERRORS[415],
         },
         auth=[],
     )
@@ -209,7 +213,7 @@ class PublicEndpoint(GenericAPIView):
 class JwksView(PublicEndpoint):
     """RFC 7517: the public keys that verify access tokens, retired ones until their tokens expire."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: JwksSerializer})
     def get(self, request: Request) -> Response:
         return Response(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
@@ -217,7 +221,7 @@ class JwksView(PublicEndpoint):
 class AuthorizationServerMetadataView(PublicEndpoint):
     """RFC 8414 authorization server metadata."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: AuthorizationServerMetadataSerializer})
     def get(self, request: Request) -> Response:
         return Response(authorization_server_metadata(), headers={"Cache-Control": "public, max-age=3600"})
 

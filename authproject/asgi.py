@@ -5,3 +5,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authproject.settings")
 
 application = get_asgi_application()
+
+from accounts.checks import refuse_to_start_if_misconfigured  # noqa: E402  (needs the app registry)
+
+refuse_to_start_if_misconfigured()

@@ -63,6 +63,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEVELOPMENT_SECRET_KEY
 
+# Former secret keys, still accepted to decrypt and verify what they protected (rotation).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [
@@ -116,6 +119,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that accepts connections but does not answer must not hang requests (/healthz).
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes SQLite's write lock when a transaction starts, so two rotations of one
     # refresh token queue up instead of failing with "database is locked" on lock upgrade;

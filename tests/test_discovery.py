@@ -87,9 +87,9 @@ def test_schema_is_a_valid_openapi_3_document(schema):
 @pytest.mark.parametrize(
     ("path", "method", "statuses"),
     [
-        ("/login/", "post", {"200", "400", "401"}),
-        ("/token/", "post", {"200", "400"}),
-        ("/revoke/", "post", {"200", "400"}),
+        ("/login/", "post", {"200", "400", "401", "413", "415", "429"}),
+        ("/token/", "post", {"200", "400", "413", "415", "429"}),
+        ("/revoke/", "post", {"200", "400", "413", "415"}),
         ("/users/me/", "get", {"200", "401"}),
         ("/users/me/sessions/", "get", {"200", "401"}),
         ("/users/me/sessions/", "delete", {"204", "401"}),
@@ -146,3 +146,10 @@ def test_the_swagger_password_flow_logs_in_at_login(client, user, password):
 
     assert response.status_code == HTTPStatus.OK
     assert response.json()["token_type"] == "bearer"
+
+
+def test_the_jwks_and_metadata_bodies_are_described(schema):
+    components = schema["components"]["schemas"]
+
+    assert set(components["Jwk"]["required"]) == {"kid", "kty", "alg", "use"}
+    assert "grant_types_supported" in components["AuthorizationServerMetadata"]["properties"]

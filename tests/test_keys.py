@@ -242,3 +242,74 @@ def test_jwks_answers_with_and_without_keys(api_client, db, settings):
 
     assert response.status_code == HTTPStatus.OK
     assert json.loads(response.content) == {"keys": []}
+
+
+def test_a_key_that_no_secret_decrypts_is_replaced_and_still_verifies_its_tokens(
+    login, user, me, jwks, settings
+):
+    old = login(user)
+    old_kid = jwt_parts(old["access_token"])[0]["kid"]
+    settings.SECRET_KEY = "a-new-secret-key-the-old-key-was-not-encrypted-with-" + "x" * 20
+    keys.reset()
+
+    new = login(user)
+
+    assert jwt_parts(new["access_token"])[0]["kid"] != old_kid
+    assert SigningKey.objects.get(kid=old_kid).retired_at is not None
+    assert me(new["access_token"]).status_code == HTTPStatus.OK
+    assert {key["kid"] for key in jwks()["keys"]} >= {old_kid}
+
+
+def test_secret_key_fallbacks_keep_the_key_in_use(login, user, settings):
+    old_kid = jwt_parts(login(user)["access_token"])[0]["kid"]
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "y" * 40
+    keys.reset()
+
+    assert jwt_parts(login(user)["access_token"])[0]["kid"] == old_kid
+
+
+def test_a_malformed_key_record_is_left_out_of_the_jwks_without_failing(tokens, jwks):
+    SigningKey.objects.create(
+        kid="broken", algorithm="RS256", public_jwk={"kty": "RSA"}, active=False, retired_at=timezone.now()
+    )
+    keys.reset()
+
+    assert [key["kid"] for key in jwks()["keys"]] == [jwt_parts(tokens["access_token"])[0]["kid"]]
+
+
+def test_a_rotation_replaces_a_pending_key_so_it_never_takes_over_later(login, user, settings):
+    settings.SIGNING_KEY_PREPUBLISH_SECONDS = 600
+    call_command("rotate_signing_key", stdout=None)
+    pending = SigningKey.objects.get(active=False, retired_at=None).kid
+
+    call_command("rotate_signing_key", "--now", stdout=None)
+
+    assert not SigningKey.objects.filter(kid=pending).exists()
+    assert SigningKey.objects.filter(active=False, retired_at=None).count() == 0
+
+
+@pytest.mark.parametrize("algorithm", ["RS384", "RS512", "PS256"])
+def test_a_key_verifies_only_with_its_own_algorithm(tokens, me, algorithm):
+    """Signed by the real key, with its kid, but another RSA algorithm: refused."""
+    header, payload = jwt_parts(tokens["access_token"])
+    forged = jwt.encode(
+        payload,
+        keys.signing_key().signing_key,
+        algorithm=algorithm,
+        headers={"typ": "at+jwt", "kid": header["kid"]},
+    )
+
+    assert me(forged).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_an_operator_key_file_is_read_once_per_process(login, user, me, settings, tmp_path):
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    settings.ACCESS_TOKEN_SIGNING_KEY_FILE = str(key_file)
+    first = login(user)
+    key_file.unlink()  # e.g. a secret mount swapped at run time
+    keys.key_ring(force=True)
+
+    assert me(first["access_token"]).status_code == HTTPStatus.OK
+    assert login(user)["access_token"]

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 
 from accounts import keys
 
@@ -25,5 +26,9 @@ class Command(BaseCommand):
             row = keys.rotate(immediately=options["now"])
         except ImproperlyConfigured as e:
             raise CommandError(str(e)) from None
+        except IntegrityError:
+            raise CommandError(
+                "Another rotation made its key active at the same moment: run it again."
+            ) from None
         when = "now" if row.active else f"at {row.activates_at:%Y-%m-%d %H:%M:%S} UTC"
         self.stdout.write(self.style.SUCCESS(f"New signing key {row.kid} ({row.algorithm}), signing {when}."))
