@@ -163,11 +163,7 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
     except TokenError:
         raise InvalidToken() from None
     session_id = _as_uuid(token.session_id)
-    session = (
-        Session.objects.select_related("user", "refresh_token").filter(pk=session_id).first()
-        if session_id
-        else None
-    )
+    session = Session.objects.for_token(session_id) if session_id else None
     if (
         session is None
         or not session.is_active(now=now)
@@ -315,11 +311,7 @@ def _verified_refresh_token(raw: str) -> RefreshToken:
 def _active_session_of(token: RefreshToken, *, now: datetime) -> Session:
     """The token's session, with its user and newest token; InvalidGrant unless it is active."""
     session_id = _as_uuid(token.session_id)
-    session = (
-        Session.objects.select_related("user", "refresh_token").filter(pk=session_id).first()
-        if session_id
-        else None
-    )
+    session = Session.objects.for_token(session_id) if session_id else None
     if session is None or not session.is_active(now=now):
         raise InvalidGrant("The session of this refresh token has ended.")
     return session

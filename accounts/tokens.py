@@ -48,7 +48,8 @@ class SessionToken(Token):
         Every claim comes from the arguments, in a fixed order, so the same arguments always
         give the same token string (HS256 is deterministic): the reuse interval relies on it.
         """
-        token = cls()
+        token = cls.__new__(cls)  # not cls(): simplejwt's __init__ would make claims only to be replaced
+        token.token = None
         iat = datetime_to_epoch(issued_at)
         if expires_at is not None:
             exp = datetime_to_epoch(expires_at)

@@ -1,6 +1,7 @@
 """GET /users/me/: bearer access tokens only, checked against their session and user."""
 
 import base64
+import uuid
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -120,3 +121,19 @@ def test_users_me_costs_one_query(me, tokens, django_assert_max_num_queries):
         response = me(tokens["access_token"])
 
     assert response.status_code == HTTPStatus.OK
+
+
+def test_the_one_query_lookup_returns_what_the_orm_would(tokens):
+    """Session.objects.for_token is the hot-path form of a select_related query: same objects."""
+    expected = Session.objects.select_related("user", "refresh_token").get()
+
+    session = Session.objects.for_token(expected.pk)
+
+    for field in Session._meta.concrete_fields:
+        assert getattr(session, field.attname) == getattr(expected, field.attname), field.name
+    for field in session.user._meta.concrete_fields:
+        assert getattr(session.user, field.attname) == getattr(expected.user, field.attname), field.name
+    for field in session.refresh_token._meta.concrete_fields:
+        assert getattr(session.refresh_token, field.attname) == getattr(expected.refresh_token, field.attname)
+    assert not session.get_deferred_fields()
+    assert Session.objects.for_token(uuid.uuid4()) is None
