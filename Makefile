@@ -27,7 +27,7 @@ test: setup
 # Serves the project with gunicorn on a throwaway PostgreSQL and drives it with wrk (about 4 min).
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-	scripts/with-postgres.sh $(PY) bench/run.py
+	scripts/with-postgres.sh $(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -145,6 +145,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=int, default=15, help="length of each run (10 to 20)")
+    parser.add_argument("--access-algorithm", default="RS256", help="ACCESS_TOKEN_ALGORITHM of the server")
+    parser.add_argument(
+        "--quick", action="store_true", help="only /users/me/, /token and /login, no scaling run"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or "PGDATA" not in os.environ:
         sys.exit(
@@ -157,6 +161,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="bench.settings",
         DATABASE_URL=os.environ["DATABASE_URL"],
         DATABASE_CONN_MAX_AGE="600",
+        ACCESS_TOKEN_ALGORITHM=args.access_algorithm,
     )
     manage("migrate", "--noinput", env=env)
     subprocess.run(
@@ -258,7 +263,12 @@ def main() -> None:
         "concurrency": CONCURRENCY,
         "seconds_per_run": seconds,
         "results": results,
-        "scale": {"one_instance_rps": single, "two_instances_rps": double, "ratio": double / single},
+        "access_token_algorithm": args.access_algorithm,
+        "scale": {
+            "one_instance_rps": single,
+            "two_instances_rps": double,
+            "ratio": double / single if single else None,
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -338,7 +348,8 @@ def markdown(report: dict) -> str:
     lines = [
         f"Benchmark of {report['date']} on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
         f"gunicorn {report['workers']} sync workers, concurrency {report['concurrency']}, "
-        f"{report['seconds_per_run']} s per endpoint, {report['machine']['postgres']}.",
+        f"{report['seconds_per_run']} s per endpoint, {report['machine']['postgres']}, "
+        f"access tokens {report['access_token_algorithm']}.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | CPU ms/req (server + PostgreSQL) | vs floor | failed |",
         "|---|---|---|---|---|---|---|",
@@ -349,6 +360,8 @@ def markdown(report: dict) -> str:
             f"{r['cpu_ms']:.3f} ({r['server_cpu_ms']:.3f} + {r['postgres_cpu_ms']:.3f}) | {r['cpu_vs_floor']:.2f} | {r['failed']} |"
         )
     scale = report["scale"]
+    if not scale["ratio"]:
+        return "\n".join([*lines, ""])
     lines += [
         "",
         f"Scale (rotations): one instance {scale['one_instance_rps']:.0f}/s, two instances driven together "
