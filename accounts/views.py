@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts import keys, services
 from accounts.errors import NO_STORE
@@ -166,10 +167,8 @@ class RevokeView(OAuthEndpoint):
         return Response(status=HTTPStatus.OK, headers=NO_STORE)
 
 
-class SessionListView(GenericAPIView):
+class SessionListView(APIView):
     """The signed-in user's active sessions; DELETE logs out everywhere."""
-
-    serializer_class = SessionSerializer
 
     @extend_schema(responses={200: SessionSerializer(many=True), 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
@@ -187,10 +186,8 @@ class SessionListView(GenericAPIView):
         return Response(status=HTTPStatus.NO_CONTENT)
 
 
-class SessionDetailView(GenericAPIView):
+class SessionDetailView(APIView):
     """DELETE revokes one session of the signed-in user."""
-
-    serializer_class = SessionSerializer
 
     @extend_schema(
         responses={

@@ -13,7 +13,7 @@ urlpatterns = [
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),
     re_path(r"^users/me/?$", views.MeView.as_view(), name="me"),
     re_path(r"^users/me/sessions/?$", views.SessionListView.as_view(), name="sessions"),
-    re_path(r"^\.well-known/jwks\.json$", views.JwksView.as_view(), name="jwks"),
+    re_path(r"^\.well-known/jwks\.json/?$", views.JwksView.as_view(), name="jwks"),
     re_path(
         r"^\.well-known/oauth-authorization-server/?$",
         views.AuthorizationServerMetadataView.as_view(),

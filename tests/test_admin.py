@@ -138,3 +138,14 @@ def test_disabling_the_password_in_the_admin_revokes_the_sessions(admin_client, 
 
     assert response.status_code == HTTPStatus.FOUND, response.text
     assert Session.objects.get().end_reason == "password_changed"
+
+
+def test_deleting_a_session_in_the_admin_stops_its_tokens(admin_client, login, user, me, refresh):
+    tokens = login(user)
+    session = Session.objects.get()
+
+    response = admin_client.post(f"/admin/accounts/session/{session.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert me(tokens["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"

@@ -34,3 +34,24 @@ def test_users_me_renders_in_a_browser(client, tokens):
 
     assert response.status_code == HTTPStatus.OK
     assert "johndoe@example.com" in response.text
+
+
+def test_the_sessions_list_renders_in_a_browser(client, tokens):
+    response = client.get(
+        "/users/me/sessions/", HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}"
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert "&quot;current&quot;: true" in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/users/me/sessions/", "/users/me/sessions/00000000-0000-4000-8000-000000000000/"]
+)
+def test_every_sessions_page_renders_in_a_browser_without_error(client, tokens, path):
+    response = client.get(
+        path, HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}"
+    )
+
+    assert response.status_code in (HTTPStatus.OK, HTTPStatus.METHOD_NOT_ALLOWED)
+    assert response["Content-Type"].startswith("text/html")

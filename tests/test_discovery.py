@@ -94,7 +94,7 @@ def test_schema_is_a_valid_openapi_3_document(schema):
         ("/users/me/sessions/", "get", {"200", "401"}),
         ("/users/me/sessions/", "delete", {"204", "401"}),
         ("/users/me/sessions/{session_id}/", "delete", {"204", "401", "404"}),
-        ("/.well-known/jwks.json", "get", {"200"}),
+        ("/.well-known/jwks.json/", "get", {"200"}),
         ("/.well-known/oauth-authorization-server/", "get", {"200"}),
         ("/healthz/", "get", {"200", "503"}),
     ],

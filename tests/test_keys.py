@@ -56,9 +56,11 @@ def test_refresh_tokens_stay_hs256_and_unpublished(tokens):
     assert header == {"alg": "HS256", "typ": "rt+jwt"}
 
 
-def test_jwks_is_cacheable(api_client, tokens):
-    response = api_client.get("/.well-known/jwks.json")
+@pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/jwks.json/"])
+def test_jwks_is_cacheable_with_and_without_slash(api_client, tokens, path):
+    response = api_client.get(path)
 
+    assert response.status_code == HTTPStatus.OK
     assert response["Cache-Control"] == "public, max-age=300"
 
 
