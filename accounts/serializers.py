@@ -44,9 +44,19 @@ def single_parameters(data: Any, *, names: list[str]) -> dict[str, Any]:
             params[name] = NOT_A_STRING
         elif value is None or not value.strip():
             params[name] = None
+        elif not _encodable(value):  # a lone surrogate from JSON "\ud800": not text at all
+            raise InvalidRequest(f"The parameter '{name}' is not valid Unicode text.")
         else:
             params[name] = value
     return params
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def required_string(params: dict[str, Any], name: str) -> str:

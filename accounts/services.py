@@ -6,6 +6,7 @@ derived from its own, so a token can have only one) and conditional UPDATEs on t
 Nothing on these paths checks in Python and then writes.
 """
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def login(*, username: str, password: str, client: Client, now: datetime | None 
     """
     now = now or timezone.now()
     _refuse_throttled_ip(client, now=now)
-    pair = f"login:{client.ip_address}:{username.lower()}"
+    pair = json.dumps(["login", client.ip_address, username.lower()])  # unambiguous, IPv6 colons included
     # Counted before the password is checked, so that concurrent guesses cannot slip past the
     # limit; a success clears the count again.
     attempts = throttle.increment(pair, window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
@@ -64,7 +65,9 @@ def login(*, username: str, password: str, client: Client, now: datetime | None 
     # No username holds a NUL (and PostgreSQL text cannot): such a user is unknown, not an error.
     user = authenticate(username=username, password=password) if "\x00" not in username else None
     if user is None:
-        throttle.increment(f"ip:{client.ip_address}", window=settings.IP_FAILURE_WINDOW_SECONDS, now=now)
+        throttle.increment(
+            json.dumps(["ip", client.ip_address]), window=settings.IP_FAILURE_WINDOW_SECONDS, now=now
+        )
         audit.event("login failed", username=username, ip=client.ip_address)
         raise InvalidCredentials()
     issued = session_start(user=user, client=client, now=now)
@@ -130,7 +133,7 @@ def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | 
     except InvalidGrant as e:
         audit.event("refresh refused", ip=client.ip_address, reason=e.description)
         window = settings.IP_FAILURE_WINDOW_SECONDS
-        failures = throttle.increment(f"ip:{client.ip_address}", window=window, now=now)
+        failures = throttle.increment(json.dumps(["ip", client.ip_address]), window=window, now=now)
         if failures.value > settings.IP_FAILURE_LIMIT:
             retry_after = failures.retry_after(window=window, now=now)
             audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
@@ -210,11 +213,14 @@ def session_revoke(*, user: User, session_id: str, now: datetime | None = None) 
     if pk is None:
         return False
     # One conditional UPDATE: another user's, an unknown or an ended session matches no row.
-    return bool(
+    revoked = (
         Session.objects.active(now=now)
         .filter(pk=pk, user=user)
         .revoke(reason=Session.EndReason.LOGOUT, now=now)
     )
+    if revoked:
+        audit.event("session revoked", user=user.pk, sid=pk, reason=Session.EndReason.LOGOUT)
+    return bool(revoked)
 
 
 def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
@@ -352,7 +358,7 @@ def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now
 
 def _refuse_throttled_ip(client: Client, *, now: datetime) -> None:
     window = settings.IP_FAILURE_WINDOW_SECONDS
-    failures = throttle.current(f"ip:{client.ip_address}", window=window, now=now)
+    failures = throttle.current(json.dumps(["ip", client.ip_address]), window=window, now=now)
     if failures.value >= settings.IP_FAILURE_LIMIT:
         retry_after = failures.retry_after(window=window, now=now)
         audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)

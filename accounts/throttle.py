@@ -56,11 +56,12 @@ def current(name: str, *, window: int, now: datetime | None = None) -> Count:
     now = now or timezone.now()
     key = _key(name)
     if settings.REDIS_URL:
-        cache = caches["throttle"]
-        values = cache.get_many([key, f"{key}:start"])
-        if key in values and f"{key}:start" in values:
-            return Count(int(values[key]), datetime.fromtimestamp(values[f"{key}:start"], tz=now.tzinfo))
-        return Count(0, now)
+        client, redis_key = _redis(key)
+        with client.pipeline(transaction=True) as pipe:
+            value, ttl = pipe.get(redis_key).ttl(redis_key).execute()
+        if value is None or ttl < 0:
+            return Count(0, now)
+        return Count(int(value), _window_start(ttl, window=window, now=now))
     row = ThrottleCounter.objects.filter(key=key, window_start__gt=now - timedelta(seconds=window)).first()
     return Count(row.count, row.window_start) if row else Count(0, now)
 
@@ -69,7 +70,8 @@ def clear(name: str) -> None:
     """Set the counter `name` back to zero."""
     key = _key(name)
     if settings.REDIS_URL:
-        caches["throttle"].delete_many([key, f"{key}:start"])
+        client, redis_key = _redis(key)
+        client.delete(redis_key)
     else:  # an UPDATE, not a DELETE: the next increment then finds its row
         ThrottleCounter.objects.filter(key=key).update(count=0)
 
@@ -87,16 +89,22 @@ def _key(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
-def _redis_increment(key: str, *, window: int, now: datetime) -> Count:
+def _redis(key: str):
+    """The Redis client and the full key of Django's "throttle" cache."""
     cache = caches["throttle"]
-    # add() is SET NX: of concurrent first requests, one starts the window; INCR is atomic.
-    cache.add(f"{key}:start", now.timestamp(), timeout=window)
-    cache.add(key, 0, timeout=window)
-    try:
-        value = cache.incr(key)
-    except ValueError:  # expired between add and incr: start again
-        cache.set(f"{key}:start", now.timestamp(), timeout=window)
-        cache.set(key, 1, timeout=window)
-        value = 1
-    start = cache.get(f"{key}:start", now.timestamp())
-    return Count(value, datetime.fromtimestamp(start, tz=now.tzinfo))
+    redis_key = cache.make_and_validate_key(key)
+    return cache._cache.get_client(redis_key, write=True), redis_key
+
+
+def _redis_increment(key: str, *, window: int, now: datetime) -> Count:
+    # One MULTI/EXEC: INCR is atomic, and EXPIRE ... NX gives the key its expiry only when it has
+    # none, so the window starts with the first count and a key can never be left without one
+    # (Django's cache.incr is EXISTS then INCR: a key expiring in between came back immortal).
+    client, redis_key = _redis(key)
+    with client.pipeline(transaction=True) as pipe:
+        value, _, ttl = pipe.incr(redis_key).expire(redis_key, window, nx=True).ttl(redis_key).execute()
+    return Count(int(value), _window_start(ttl, window=window, now=now))
+
+
+def _window_start(ttl: int, *, window: int, now: datetime) -> datetime:
+    return now - timedelta(seconds=window - max(ttl, 0))

@@ -57,10 +57,20 @@ def client_ip(remote_addr: str, forwarded_for: str) -> str | None:
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from REMOTE_ADDR or an X-Forwarded-For entry ("[v6]:port" and "v4:port" too);
+    an IPv4-mapped IPv6 address (a dual-stack socket) as the IPv4 address it is."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
 
 
 @functools.lru_cache(maxsize=8)

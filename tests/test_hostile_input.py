@@ -103,3 +103,48 @@ def test_a_non_string_token_type_hint_is_ignored(api_client, tokens):
 
     assert response.status_code == HTTPStatus.OK
     assert Session.objects.get().revoked_at is not None
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_a_lone_surrogate_in_json_is_invalid_request(api_client, user, field):
+    body = '{"username": "johndoe", "password": "x"}'.replace(f'"{field}": "', f'"{field}": "\\ud800')
+
+    response = api_client.post("/login", body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded; charset=punycode",
+        "application/x-www-form-urlencoded; charset=idna",
+        "multipart/form-data; boundary=b; charset=idna",
+        "application/x-www-form-urlencoded; charset=no-such-charset",
+    ],
+)
+def test_an_odd_charset_is_a_4xx_never_a_500(api_client, db, content_type):
+    body = b'--b\r\nContent-Disposition: form-data; name="username"\r\n\r\na\xc3\xa9\r\n--b--\r\n'
+    if content_type.startswith("application"):
+        body = b"username=a%C3%A9\xc3\xa9&password=b"
+
+    response = api_client.generic("POST", "/login", body, content_type=content_type)
+
+    assert 400 <= response.status_code < 500
+    if response.status_code != HTTPStatus.UNAUTHORIZED:  # decoded after all: an unknown user
+        assert response.json()["error"] == "invalid_request"
+
+
+def test_a_form_that_is_not_utf8_is_read_without_error(api_client, user):
+    response = api_client.post(
+        "/login", b"username=john\xffdoe&password=x", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED  # an unknown user, not a crash
+
+
+def test_a_format_query_parameter_changes_nothing(api_client, user, password):
+    response = api_client.post("/login?format=xml", {"username": user.username, "password": password})
+
+    assert response.status_code == HTTPStatus.OK

@@ -146,6 +146,10 @@ def test_cleanup_deletes_old_counters(user, settings, fail_login):
         ("10.0.0.1", "1.2.3.4, 10.0.0.7", ["10.0.0.0/8"], "1.2.3.4"),  # two trusted hops
         ("10.0.0.1", "not-an-ip", ["10.0.0.1"], None),
         ("10.0.0.1", "", ["10.0.0.1"], "10.0.0.1"),
+        ("127.0.0.1", "203.0.113.7:5555", ["127.0.0.1"], "203.0.113.7"),  # a proxy on this host, a port
+        ("::ffff:10.0.0.5", "203.0.113.7", ["10.0.0.0/8"], "203.0.113.7"),  # a dual-stack socket
+        ("::1", "[2001:db8::1]:443", ["::1"], "2001:db8::1"),
+        ("10.0.0.1", "2001:db8::1", ["10.0.0.1"], "2001:db8::1"),
     ],
 )
 def test_client_ip_honours_only_trusted_proxies(settings, remote, forwarded, trusted, expected):
@@ -177,6 +181,20 @@ def test_the_counters_are_shared_by_every_server_process(live_service, user, use
     assert statuses == [HTTPStatus.UNAUTHORIZED] * 4
     assert blocked == also_blocked == HTTPStatus.TOO_MANY_REQUESTS
     assert int(headers["Retry-After"]) > 0
+
+
+def test_with_redis_every_counter_expires(user, settings, fail_login):
+    """Run under scripts/with-redis.sh; a Redis counter is never left without its expiry."""
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL")
+    from accounts import throttle
+
+    for _ in range(50):
+        throttle.increment("some counter", window=60)
+    client, key = throttle._redis(throttle._key("some counter"))
+
+    assert 0 < client.ttl(key) <= 60
+    assert throttle.current("some counter", window=60).value == 50
 
 
 def test_with_redis_the_window_passes_by_itself(user, settings, fail_login, attempt):
