@@ -68,6 +68,17 @@ def forgeries(token: str) -> dict[str, str]:
         "garbage": "not.a.jwt",
         "empty segments": "e30.e30.",
     }
+    # Signed for real, with the service's own key, under an algorithm outside the allow-list:
+    hmac_key = signing.hmac_key("access" if header["typ"] == "at+jwt" else "refresh")
+    forged["HS512 with the real HMAC key"] = jwt.encode(
+        payload, hmac_key, algorithm="HS512", headers={"typ": header["typ"]}
+    )
+    forged["HS256 with the real HMAC key but a kid elsewhere"] = jwt.encode(
+        payload,
+        hmac_key,
+        algorithm="HS256",
+        headers={"typ": header["typ"], "kid": "https://evil.example/key"},
+    )
     for claim in ("exp", "jti", "sub", "sid", "iat"):
         forged[f"no {claim}"] = resign(token, payload={k: v for k, v in payload.items() if k != claim})
     if header["typ"] == "at+jwt":

@@ -93,13 +93,26 @@ def test_a_successful_login_clears_the_count(user, settings, fail_login, attempt
     assert attempt().status_code == HTTPStatus.OK
 
 
-def test_bad_requests_and_429s_are_not_failures(api_client, user, settings, fail_login, attempt):
+def test_bad_requests_are_not_failures(api_client, user, settings, fail_login, attempt):
     settings.LOGIN_FAILURE_LIMIT = 2
     for _ in range(5):
         api_client.post("/login", {"username": "johndoe"}, REMOTE_ADDR="10.0.0.1")  # 400
     fail_login()
 
     assert attempt().status_code == HTTPStatus.OK
+
+
+def test_429s_do_not_extend_the_block(user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 60
+    fail_login()
+    fail_login()
+    statuses = {attempt().status_code for _ in range(5)}  # 429s, not failures
+    assert statuses == {HTTPStatus.TOO_MANY_REQUESTS}
+
+    if not django_settings.REDIS_URL:  # the window passes; the 429s did not move it
+        ThrottleCounter.objects.update(window_start=timezone.now() - timedelta(seconds=61))
+        assert attempt().status_code == HTTPStatus.OK
 
 
 def test_too_many_failures_from_one_ip_block_it_for_every_username(
