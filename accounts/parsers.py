@@ -14,8 +14,8 @@ class JSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - the document is nested too deeply.") from None
 
 
-class FormParser(parsers.FormParser):
-    """DRF's form parser; a charset Python cannot decode with (idna, punycode...) is a 400."""
+class _UndecodableCharsetIsParseError:
+    """A charset Python cannot decode with (idna, punycode, an unknown name) is a 400, not a 500."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -24,11 +24,9 @@ class FormParser(parsers.FormParser):
             raise ParseError("The form's charset cannot be decoded.") from None
 
 
-class MultiPartParser(parsers.MultiPartParser):
-    """DRF's multipart parser, with the same treatment of undecodable charsets."""
+class FormParser(_UndecodableCharsetIsParseError, parsers.FormParser):
+    pass
 
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except (UnicodeError, LookupError):
-            raise ParseError("The form's charset cannot be decoded.") from None
+
+class MultiPartParser(_UndecodableCharsetIsParseError, parsers.MultiPartParser):
+    pass

@@ -54,7 +54,7 @@ def login(*, username: str, password: str, client: Client, now: datetime | None 
     """
     now = now or timezone.now()
     _refuse_throttled_ip(client, now=now)
-    pair = json.dumps(["login", client.ip_address, username.lower()])  # unambiguous, IPv6 colons included
+    pair = json.dumps(["login", client.ip_address, username.lower()])
     # Counted before the password is checked, so that concurrent guesses cannot slip past the
     # limit; a success clears the count again.
     attempts = throttle.increment(pair, window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
@@ -65,9 +65,7 @@ def login(*, username: str, password: str, client: Client, now: datetime | None 
     # No username holds a NUL (and PostgreSQL text cannot): such a user is unknown, not an error.
     user = authenticate(username=username, password=password) if "\x00" not in username else None
     if user is None:
-        throttle.increment(
-            json.dumps(["ip", client.ip_address]), window=settings.IP_FAILURE_WINDOW_SECONDS, now=now
-        )
+        throttle.increment(_ip_counter(client), window=settings.IP_FAILURE_WINDOW_SECONDS, now=now)
         audit.event("login failed", username=username, ip=client.ip_address)
         raise InvalidCredentials()
     issued = session_start(user=user, client=client, now=now)
@@ -133,7 +131,7 @@ def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | 
     except InvalidGrant as e:
         audit.event("refresh refused", ip=client.ip_address, reason=e.description)
         window = settings.IP_FAILURE_WINDOW_SECONDS
-        failures = throttle.increment(json.dumps(["ip", client.ip_address]), window=window, now=now)
+        failures = throttle.increment(_ip_counter(client), window=window, now=now)
         if failures.value > settings.IP_FAILURE_LIMIT:
             retry_after = failures.retry_after(window=window, now=now)
             audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
@@ -356,9 +354,14 @@ def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now
     )
 
 
+def _ip_counter(client: Client) -> str:
+    """The name of the failure counter of a client IP (JSON: unambiguous, IPv6 colons included)."""
+    return json.dumps(["ip", client.ip_address])
+
+
 def _refuse_throttled_ip(client: Client, *, now: datetime) -> None:
     window = settings.IP_FAILURE_WINDOW_SECONDS
-    failures = throttle.current(json.dumps(["ip", client.ip_address]), window=window, now=now)
+    failures = throttle.current(_ip_counter(client), window=window, now=now)
     if failures.value >= settings.IP_FAILURE_LIMIT:
         retry_after = failures.retry_after(window=window, now=now)
         audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
