@@ -163,8 +163,7 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
         token = AccessToken(access_token)
     except TokenError:
         raise InvalidToken() from None
-    session_id = _as_uuid(token.session_id)
-    session = Session.objects.for_token(session_id) if session_id else None
+    session = _session_of(token)
     if (
         session is None
         or not session.is_active(now=now)
@@ -314,11 +313,16 @@ def _verified_refresh_token(raw: str) -> RefreshToken:
 
 def _active_session_of(token: RefreshToken, *, now: datetime) -> Session:
     """The token's session, with its user and newest token; InvalidGrant unless it is active."""
-    session_id = _as_uuid(token.session_id)
-    session = Session.objects.for_token(session_id) if session_id else None
+    session = _session_of(token)
     if session is None or not session.is_active(now=now):
         raise InvalidGrant("The session of this refresh token has ended.")
     return session
+
+
+def _session_of(token: AccessToken | RefreshToken) -> Session | None:
+    """The session the token's `sid` names, with its user and newest refresh token (one query)."""
+    session_id = _as_uuid(token.session_id)
+    return Session.objects.for_token(session_id) if session_id else None
 
 
 def _check_user_of(session: Session, token: RefreshToken) -> None:

@@ -153,3 +153,10 @@ def test_the_jwks_and_metadata_bodies_are_described(schema):
 
     assert set(components["Jwk"]["required"]) == {"kid", "kty", "alg", "use"}
     assert "grant_types_supported" in components["AuthorizationServerMetadata"]["properties"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/", "/schema", "/schema/"])
+def test_docs_and_schema_answer_with_and_without_slash(client, db, path):
+    response = client.get(path)
+
+    assert response.status_code == HTTPStatus.OK

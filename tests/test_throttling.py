@@ -128,12 +128,15 @@ def test_too_many_failures_from_one_ip_block_it_for_every_username(
 
 def test_refused_refresh_tokens_count_per_ip_and_valid_ones_are_never_blocked(api_client, tokens, settings):
     settings.IP_FAILURE_LIMIT = 2
-    statuses = [
-        api_client.post("/token", {"grant_type": "refresh_token", "refresh_token": "junk"}).status_code
-        for _ in range(3)
+    responses = [
+        api_client.post("/token", {"grant_type": "refresh_token", "refresh_token": "junk"}) for _ in range(3)
     ]
 
+    statuses = [response.status_code for response in responses]
     assert statuses == [HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, HTTPStatus.TOO_MANY_REQUESTS]
+    assert int(responses[-1]["Retry-After"]) > 0
+    assert responses[-1]["Cache-Control"] == "no-store"
+    assert responses[-1].json()["error_description"]
     valid = api_client.post(
         "/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     )
