@@ -1,14 +1,20 @@
 """Users and sessions in the Django admin."""
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
-from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from accounts.models import Session, User
+from accounts import services
+from accounts.keys import ring
+from accounts.models import Session, SigningKey, User
+from accounts.throttling.forms import ThrottledAdminAuthenticationForm
+
+# The admin's sign-in counts failures on the same counters as /login (and shows the same block).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class UserCreationForm(DjangoUserCreationForm):
@@ -53,7 +59,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Log out everywhere (revoke every session)")
     def log_out_everywhere(self, request, queryset):
-        revoked = Session.objects.filter(user__in=queryset).revoke(reason=Session.EndReason.LOGOUT_EVERYWHERE)
+        revoked = services.admin_users_logout_everywhere(users=queryset)
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
 
 
@@ -87,7 +93,7 @@ class SessionAdmin(admin.ModelAdmin):
     )
     list_filter = (SessionStatusFilter, "end_reason")
     search_fields = ("id", "user__username", "user__email", "ip_address")
-    list_select_related = ("user", "refresh_token")
+    list_select_related = ("user", "newest_record")
     ordering = ("-created_at",)
     readonly_fields = [*(field.name for field in Session._meta.fields), "refresh_tokens"]
     actions = ["revoke"]
@@ -98,7 +104,7 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="refresh tokens (oldest first)")
     def refresh_tokens(self, session: Session) -> str:
-        records = session.refresh_token_records().select_related("blacklistedtoken")
+        records = session.newest_record_records().select_related("blacklistedtoken")
         return format_html_join(
             mark_safe("<br>"),
             "{} issued {}, expires {}{}",
@@ -115,8 +121,42 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected sessions")
     def revoke(self, request, queryset):
-        revoked = queryset.revoke(reason=Session.EndReason.ADMIN, now=timezone.now())
+        revoked = services.admin_sessions_revoke(sessions=queryset)
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:
         return False  # sessions start at /login only
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Signing keys, read-only: they are made and distrusted by `rotate_signing_key`."""
+
+    list_display = ("short_kid", "algorithm", "state", "created_at", "activates_at", "compromised_at")
+    list_filter = ("algorithm",)
+    ordering = ("-activates_at",)
+    fields = ("kid", "algorithm", "state", "created_at", "activates_at", "compromised_at", "public_jwk")
+    readonly_fields = fields
+
+    @admin.display(description="kid")
+    def short_kid(self, key: SigningKey) -> str:
+        return f"{key.kid[:16]}…"
+
+    @admin.display(description="state")
+    def state(self, key: SigningKey) -> str:
+        if key.compromised_at is not None:
+            return "compromised"
+        now = timezone.now()
+        if key.activates_at > now:
+            return "pending"
+        trusted = list(SigningKey.objects.filter(algorithm=key.algorithm, compromised_at__isnull=True))
+        superseded = ring.key_states(trusted, now=now).superseded_at.get(key.kid)
+        if superseded is None:
+            return "signing"
+        return "published (superseded)" if superseded > now - ring.publication_window() else "expired"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -8,3 +9,13 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import checks, schema  # noqa: F401  (registers system checks and OpenAPI extensions)
+
+        post_migrate.connect(_signing_key_after_migrate, sender=self)
+
+
+def _signing_key_after_migrate(using: str = "default", **kwargs) -> None:
+    """`migrate` leaves a signing key behind, as a server's start-up does (accounts.keys.lifecycle)."""
+    from accounts.keys import lifecycle
+
+    if using == "default":
+        lifecycle.ensure_signing_key()

@@ -1,24 +1,29 @@
 """System checks: a misconfigured token service refuses to start, with a clear message."""
 
+import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
 from django.core.checks import Error, Warning, register
 from django.core.management.base import SystemCheckError
+from django.db import DatabaseError
 
-from accounts import keys
+logger = logging.getLogger("accounts.checks")
+
+from accounts.callers import trusted_proxies
+from accounts.keys import ACCESS_TOKEN_ALGORITHMS, ASYMMETRIC_ALGORITHMS, material
 
 
 @register()
 def token_settings_check(app_configs, **kwargs) -> list[Error]:
     errors = []
     algorithm = settings.ACCESS_TOKEN_ALGORITHM
-    if algorithm not in keys.ACCESS_TOKEN_ALGORITHMS:
+    if algorithm not in ACCESS_TOKEN_ALGORITHMS:
         errors.append(
             Error(
                 f"ACCESS_TOKEN_ALGORITHM is {algorithm!r}.",
-                hint=f"Use one of {', '.join(keys.ACCESS_TOKEN_ALGORITHMS)}.",
+                hint=f"Use one of {', '.join(ACCESS_TOKEN_ALGORITHMS)}.",
                 id="accounts.E001",
             )
         )
@@ -40,11 +45,9 @@ def token_settings_check(app_configs, **kwargs) -> list[Error]:
                 id="accounts.W001",
             )
         )
-    elif algorithm in keys.ASYMMETRIC_ALGORITHMS:
+    elif algorithm in ASYMMETRIC_ALGORITHMS:
         try:
-            pem = keys.configured_private_key_pem()
-            if pem is not None:
-                keys.load_configured_key(pem, algorithm)
+            material.operator_key()
         except (OSError, ValueError, TypeError) as e:
             errors.append(
                 Error(
@@ -61,25 +64,45 @@ def token_settings_check(app_configs, **kwargs) -> list[Error]:
                 id="accounts.E004",
             )
         )
-    elif issuer.scheme != "https" and not settings.DEBUG:
-        errors.append(
-            Error(
-                f"TOKEN_ISSUER {settings.TOKEN_ISSUER!r} is not https while DJANGO_DEBUG=0.",
-                hint="Set TOKEN_ISSUER to the https URL clients reach this service at.",
-                id="accounts.E005",
-            )
-        )
+    try:
+        trusted_proxies(tuple(settings.TRUSTED_PROXIES))
+    except ValueError as e:
+        errors.append(Error(f"TRUSTED_PROXIES: {e}.", hint="List addresses or networks, comma-separated.", id="accounts.E006"))
     return errors
 
 
-def refuse_to_start_if_misconfigured() -> None:
-    """Run the system checks; raise SystemCheckError on any error.
+@register(deploy=True)
+def issuer_deploy_check(app_configs, **kwargs) -> list[Warning]:
+    """`check --deploy`: an issuer that is not https (the service still starts and serves)."""
+    issuer = urlsplit(settings.TOKEN_ISSUER)
+    if issuer.scheme == "http":
+        return [
+            Warning(
+                f"TOKEN_ISSUER {settings.TOKEN_ISSUER!r} is not https.",
+                hint="Set TOKEN_ISSUER to the https URL clients reach this service at.",
+                id="accounts.W005",
+            )
+        ]
+    return []
+
+
+def start_up() -> None:
+    """What a server process does before it serves: refuse to start when misconfigured, then
+    make sure a signing key exists (accounts.keys.lifecycle).
 
     gunicorn and ASGI servers do not run Django's checks: the WSGI and ASGI applications call this
-    when they load, so a misconfigured service refuses to start and says why.
+    when they load, so a misconfigured service refuses to start and says why. A database that
+    does not answer yet does not stop it: requests answer 503 until it does, and `migrate`
+    makes the key as well.
     """
     errors = [
         message for message in checks.run_checks(include_deployment_checks=False) if message.is_serious()
     ]
     if errors:
         raise SystemCheckError("The service cannot start:\n" + "\n".join(str(message) for message in errors))
+    from accounts.keys import lifecycle
+
+    try:
+        lifecycle.ensure_signing_key()
+    except DatabaseError as e:
+        logger.warning("database unavailable at start-up; the signing key is checked at the next start: %s", e)

@@ -1,31 +1,48 @@
-"""The error vocabulary of the service and the one place that renders it as HTTP.
+"""The error vocabulary of the service: each error knows its status, its body and its headers.
 
-Services raise these exceptions and know nothing of HTTP; `exception_handler` (DRF's
-EXCEPTION_HANDLER) turns them into the contract's bodies, status codes and headers.
+Services raise these exceptions and know nothing of HTTP. An error renders itself
+(`status`, `body()`, `headers()`); `exception_handler` (DRF's EXCEPTION_HANDLER) and
+`accounts.middleware` only translate what is not one of ours yet (a database or Redis outage, a
+body too large, DRF's own parse errors at the OAuth endpoints) and then render it, in one branch.
 """
 
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
+# How long a client should wait before retrying after an outage answer (seconds).
+OUTAGE_RETRY_AFTER = 5
 
-class ServiceError(Exception):
-    """Base of every error a service raises on purpose."""
+
+class Error(Exception):
+    """Base of the errors the service raises on purpose; rendered as `status`, `body()`, `headers()`."""
+
+    status: HTTPStatus = HTTPStatus.BAD_REQUEST
+
+    def body(self) -> dict:
+        raise NotImplementedError
+
+    def headers(self) -> dict[str, str]:
+        return dict(NO_STORE)
 
 
-class OAuthError(ServiceError):
-    """An RFC 6749 §5.2 error: rendered as 400 {"error": ..., "error_description": ...}."""
+class OAuthError(Error):
+    """An RFC 6749 §5.2 error: {"error": ..., "error_description": ...}."""
 
     error = "invalid_request"
-    status = HTTPStatus.BAD_REQUEST
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
+
+    def body(self) -> dict:
+        return {"error": self.error, "error_description": self.description}
 
 
 class InvalidRequest(OAuthError):
@@ -40,72 +57,104 @@ class InvalidGrant(OAuthError):
     error = "invalid_grant"
 
 
-class InvalidCredentials(ServiceError):
-    """Unknown user, wrong password or disabled user: one answer for all three."""
+class RequestTooLarge(InvalidRequest):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
-    detail = "Incorrect username or password"
+    def __init__(self) -> None:
+        super().__init__("The request body is too large.")
 
 
-class Throttled(ServiceError):
-    """Too many failures: rendered as 429 with Retry-After."""
+class TooManyAttempts(OAuthError):
+    """Too many failed sign-ins for this client and username: 429 with Retry-After."""
+
+    error = "too_many_requests"
+    status = HTTPStatus.TOO_MANY_REQUESTS
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
+        super().__init__(f"Too many failed attempts. Retry after {retry_after} seconds.")
         self.retry_after = retry_after
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after), **NO_STORE}
 
-class InvalidToken(ServiceError):
-    """An access token that must not open a protected endpoint. The reason stays server-side."""
+
+class TemporarilyUnavailable(OAuthError):
+    """The database or Redis does not answer: 503 with Retry-After; nothing was changed."""
+
+    error = "temporarily_unavailable"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, description: str = "The service is temporarily unavailable; retry shortly.") -> None:
+        super().__init__(description)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(OUTAGE_RETRY_AFTER), **NO_STORE}
 
 
-def oauth_error_response(exc: OAuthError) -> Response:
-    return Response(
-        {"error": exc.error, "error_description": exc.description},
-        status=exc.status,
-        headers=NO_STORE,
-    )
+class InvalidCredentials(Error):
+    """Unknown user, wrong password or disabled user: one answer for all three."""
+
+    status = HTTPStatus.UNAUTHORIZED
+
+    def body(self) -> dict:
+        return {"detail": "Incorrect username or password"}
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer", **NO_STORE}
+
+
+class InvalidToken(Exception):
+    """An access token that must not open a protected endpoint. The reason stays server-side.
+
+    Not rendered by itself: the authentication class turns it into DRF's 401 with the
+    RFC 6750 challenge, like every other unauthenticated request.
+    """
+
+
+OUTAGES = (DatabaseError, RedisError)
+
+
+def as_error(exc: Exception, *, oauth_endpoint: bool) -> Exception:
+    """`exc` as one of ours when it has a meaning in the contract; otherwise `exc` itself.
+
+    An IntegrityError or DataError is a bug, not an outage: it stays what it is (a 500 to fix).
+    """
+    from django.db import DataError, IntegrityError
+
+    if isinstance(exc, OUTAGES) and not isinstance(exc, (IntegrityError, DataError)):
+        return TemporarilyUnavailable()
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if oauth_endpoint and isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
+        return InvalidRequest(str(exc) or "The request is malformed.")
+    if oauth_endpoint and isinstance(exc, exceptions.APIException) and 400 <= exc.status_code < 500:
+        return _OAuthShaped(exc)
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError(str(exc) or "The request is malformed.")
+    return exc
+
+
+class _OAuthShaped(InvalidRequest):
+    """DRF's own 4xx (a broken JSON body, an unsupported media type, a wrong method) at an OAuth
+    endpoint, in the RFC 6749 shape, so every error body there carries `error_description`."""
+
+    def __init__(self, exc: exceptions.APIException) -> None:
+        super().__init__(_text(exc.detail))
+        self.status = exc.status_code
+
+    def headers(self) -> dict[str, str]:
+        return {"Cache-Control": "no-store"}
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's exception handler, extended with the service's errors.
-
-    At the OAuth endpoints (views with `oauth_endpoint = True`) DRF's own 4xx errors (a broken
-    JSON body, an unsupported media type, a wrong method) are rendered in the RFC 6749 shape too,
-    so every error body there carries `error_description`.
-    """
+    """DRF's exception handler: ours render themselves; the rest is DRF's."""
     # Imported here: rest_framework.views imports the authentication classes, which import
     # the services, which import this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
-    if isinstance(exc, OAuthError):
-        return oauth_error_response(exc)
-    if isinstance(exc, InvalidCredentials):
-        return Response(
-            {"detail": exc.detail},
-            status=HTTPStatus.UNAUTHORIZED,
-            headers={"WWW-Authenticate": "Bearer", **NO_STORE},
-        )
-    if isinstance(exc, RequestDataTooBig):
-        exc = exceptions.APIException("The request body is too large.")
-        exc.status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    elif isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
-        exc = exceptions.ParseError(str(exc) or "The request is malformed.")
-    if isinstance(exc, Throttled):
-        return Response(
-            {
-                "error": "too_many_requests",
-                "error_description": f"Too many failed attempts. Retry after {exc.retry_after} seconds.",
-            },
-            status=HTTPStatus.TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(exc.retry_after), **NO_STORE},
-        )
-    view = context.get("view")
-    if isinstance(exc, exceptions.APIException) and getattr(view, "oauth_endpoint", False):
-        response = drf_exception_handler(exc, context)
-        if response is not None and 400 <= response.status_code < 500:
-            response.data = {"error": "invalid_request", "error_description": _text(exc.detail)}
-            response["Cache-Control"] = "no-store"
-        return response
+    exc = as_error(exc, oauth_endpoint=getattr(context.get("view"), "oauth_endpoint", False))
+    if isinstance(exc, Error):
+        return Response(exc.body(), status=exc.status, headers=exc.headers())
     return drf_exception_handler(exc, context)
 
 

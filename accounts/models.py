@@ -1,7 +1,6 @@
 """The user, and the session (refresh family) that ties a login's tokens together."""
 
 import uuid
-import weakref
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
@@ -11,6 +10,10 @@ from django.db.models.functions import Lower, Trim
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+# simplejwt's OutstandingToken, under the name of what it is here: the record of one refresh token
+# (its jti, its SHA-256 fingerprint, its dates), never the token itself.
+RefreshTokenRecord = OutstandingToken
 
 
 class UserManager(DjangoUserManager):
@@ -60,33 +63,41 @@ class User(AbstractUser):
         self._unusable_password_set = True
 
     def save(self, *args, **kwargs) -> None:
-        # set_password() keeps the raw password in _password until the next save(); Django's
-        # automatic re-hash at login clears it before saving, so a re-hash revokes nothing.
+        """Save; when a password was set (by any path) or the user is disabled, revoke its sessions.
+
+        This is the password rule's one place: the admin, `changepassword`, the coming sign-in
+        pages and users created by a provider all save through here. set_password() keeps the
+        raw password in _password until the next save(); Django's automatic re-hash at login
+        clears it before saving, so a re-hash revokes nothing.
+        """
+        from accounts import services  # services import this module
+
         password_set = self._password is not None or self._unusable_password_set
         # One transaction: a password or status written without its sessions revoked never commits.
         with transaction.atomic():
             super().save(*args, **kwargs)
             if password_set:
-                Session.objects.filter(user=self).revoke(reason=Session.EndReason.PASSWORD_CHANGED)
+                services.user_sessions_revoke(user=self, reason=Session.EndReason.PASSWORD_CHANGED)
             elif not self.is_active:
-                Session.objects.filter(user=self).revoke(reason=Session.EndReason.USER_DISABLED)
+                services.user_sessions_revoke(user=self, reason=Session.EndReason.USER_DISABLED)
         self._unusable_password_set = False
 
 
 class SessionQuerySet(models.QuerySet):
     def for_token(self, pk: uuid.UUID) -> "Session | None":
         """The session `pk` with its user and newest refresh token, or None: exactly what
-        `select_related("user", "refresh_token").filter(pk=pk).first()` returns, in one statement.
+        `select_related("user", "newest_record").filter(pk=pk).first()` returns, in one statement.
 
         This is the lookup of every authenticated request and every rotation. Building the
         query with the ORM costs about a millisecond of Python each time; here the ORM compiles
         it once per database connection, and each call only executes it and applies the same
-        column converters.
+        column converters. The compiled query is kept on the connection object itself, so it
+        goes when the connection (and its thread) goes.
         """
         connection = connections[self.db]
-        compiled = _FOR_TOKEN_QUERIES.get(connection)
+        compiled = getattr(connection, "_accounts_for_token", None)
         if compiled is None:
-            compiled = _FOR_TOKEN_QUERIES[connection] = _compile_for_token(self.model, connection)
+            compiled = connection._accounts_for_token = _compile_for_token(self.model, connection)
         sql, columns, converters, compiler = compiled
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.model._meta.pk.get_db_prep_value(pk, connection)])
@@ -102,13 +113,13 @@ class SessionQuerySet(models.QuerySet):
             values.append(value)
         session = self.model.from_db(self.db, *fields[self.model])
         session.user = User.from_db(self.db, *fields[User])
-        session.refresh_token = OutstandingToken.from_db(self.db, *fields[OutstandingToken])
+        session.newest_record = RefreshTokenRecord.from_db(self.db, *fields[RefreshTokenRecord])
         return session
 
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
         """Sessions not revoked, before their absolute end and before their idle end."""
         now = now or timezone.now()
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now, refresh_token__expires_at__gt=now)
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now, newest_record__expires_at__gt=now)
 
     def revoke(self, *, reason: str, now: datetime | None = None) -> int:
         """Revoke the sessions not yet revoked in one UPDATE; return how many it revoked."""
@@ -117,11 +128,8 @@ class SessionQuerySet(models.QuerySet):
         )
 
 
-_FOR_TOKEN_QUERIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def _compile_for_token(model, connection) -> tuple:
-    query = model.objects.select_related("user", "refresh_token").filter(pk=uuid.UUID(int=0)).query
+    query = model.objects.select_related("user", "newest_record").filter(pk=uuid.UUID(int=0)).query
     compiler = query.get_compiler(connection=connection)
     sql, _ = compiler.as_sql()
     columns = [column for column, _, _ in compiler.select]
@@ -131,8 +139,8 @@ def _compile_for_token(model, connection) -> tuple:
 class Session(models.Model):
     """A refresh family: one login and every token rotated from it (the tokens' `sid`).
 
-    `refresh_token` is the family's newest refresh token, as recorded by simplejwt's blacklist
-    app; the ones it replaced are in `BlacklistedToken`. The session is active until it is
+    `newest_record` is the record of the family's newest refresh token (simplejwt's blacklist
+    app's OutstandingToken); the ones it replaced are marked spent by a `BlacklistedToken`. The session is active until it is
     revoked, reaches `expires_at` (absolute end), or its newest refresh token expires (idle end).
     """
 
@@ -143,12 +151,18 @@ class Session(models.Model):
         PASSWORD_CHANGED = "password_changed", "the password was set"
         USER_DISABLED = "user_disabled", "the user was disabled"
         ADMIN = "admin", "revoked by an administrator"
+        SESSION_LIMIT = "session_limit", "the user started more sessions than SESSIONS_PER_USER_MAX"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
-    # CASCADE: simplejwt's flushexpiredtokens deletes the expired newest token of an idle
-    # session, and with it the session, which had ended anyway.
-    refresh_token = models.OneToOneField(OutstandingToken, on_delete=models.CASCADE, related_name="session")
+    # CASCADE: cleanup_tokens deletes the expired newest record of an ended session, and with it
+    # the session.
+    newest_record = models.OneToOneField(
+        RefreshTokenRecord,
+        on_delete=models.CASCADE,
+        related_name="session",
+        help_text="The record of the session's newest refresh token.",
+    )
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(help_text="Absolute end, however often it is refreshed.")
     last_used_at = models.DateTimeField(help_text="Latest login or refresh.")
@@ -163,18 +177,18 @@ class Session(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"], name="accounts_session_user_idx")]
 
     def __str__(self) -> str:
-        return f"{self.id} ({self.user_id})"
+        return f"{self.id.hex[:8]} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else str(self.id)
 
     def refresh_token_records(self) -> models.QuerySet:
         """Every recorded refresh token of this session (their jti starts with its id), oldest first."""
-        return OutstandingToken.objects.filter(jti__startswith=f"{self.pk.hex}.").order_by("created_at")
+        return RefreshTokenRecord.objects.filter(jti__startswith=f"{self.pk.hex}.").order_by("created_at")
 
     def ends_at(self) -> datetime:
         """When the session ends if nothing revokes it: the earlier of its two ends."""
-        return min(self.expires_at, self.refresh_token.expires_at)
+        return min(self.expires_at, self.newest_record.expires_at)
 
     def is_active(self, *, now: datetime | None = None) -> bool:
-        """Return whether the session still lets its tokens in (load `refresh_token` with it)."""
+        """Return whether the session still lets its tokens in (load `newest_record` with it)."""
         return self.revoked_at is None and (now or timezone.now()) < self.ends_at()
 
     def status(self, *, now: datetime | None = None) -> str:
@@ -184,19 +198,18 @@ class Session(models.Model):
             return "revoked"
         if now >= self.expires_at:
             return "expired"
-        if now >= self.refresh_token.expires_at:
+        if now >= self.newest_record.expires_at:
             return "idle"
         return "active"
 
 
 class SigningKey(models.Model):
-    """A key pair that signs access tokens (accounts.keys manages them).
+    """A key pair that signs access tokens (accounts.keys: its states follow from these dates).
 
-    A key made by a rotation is published (pending) before it signs, so resource servers that
-    cache the JWKS know it before they meet a token it signed. At most one is active (a partial unique index decides races between processes). A retired
-    key's public part stays published in the JWKS until every token it signed has expired. The
-    private key is stored as PEM encrypted with a key derived from SECRET_KEY, or not at all when
-    the operator supplies it (ACCESS_TOKEN_SIGNING_KEY).
+    Published from its creation; signs from `activates_at` until a newer key of its algorithm
+    activates; stays published until the tokens it signed have expired; never trusted again once
+    `compromised_at` is set. The private key is stored as PEM encrypted with a key derived from
+    SECRET_KEY, or not at all when the operator supplies it (ACCESS_TOKEN_SIGNING_KEY).
     """
 
     kid = models.CharField(primary_key=True, max_length=64, help_text="RFC 7638 thumbprint.")
@@ -204,22 +217,18 @@ class SigningKey(models.Model):
     public_jwk = models.JSONField()
     private_key = models.TextField(blank=True, help_text="Encrypted PEM; empty for an operator's key.")
     created_at = models.DateTimeField(default=timezone.now)
-    active = models.BooleanField(default=False)
     activates_at = models.DateTimeField(
-        null=True, blank=True, help_text="A rotated-in key is published first and signs from then on."
+        default=timezone.now, help_text="Signs from then on (a rotated-in key is published first)."
     )
-    retired_at = models.DateTimeField(null=True, blank=True)
+    compromised_at = models.DateTimeField(
+        null=True, blank=True, help_text="Distrusted: neither used nor published from then on."
+    )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["active"], condition=models.Q(active=True), name="accounts_signingkey_one_active"
-            )
-        ]
+        indexes = [models.Index(fields=["-activates_at"], name="accounts_signingkey_act_idx")]
 
     def __str__(self) -> str:
-        state = "active" if self.active else "retired" if self.retired_at else "pending"
-        return f"{self.kid} ({self.algorithm}, {state})"
+        return f"{self.kid[:12]}… ({self.algorithm})"
 
 
 class ThrottleCounter(models.Model):

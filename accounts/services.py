@@ -1,12 +1,14 @@
-"""The rules of sessions and tokens: login, rotation, reuse detection, revocation. No HTTP here.
+"""The rules of sessions and tokens: sign-in, rotation, reuse detection, revocation. No HTTP here.
 
 Every decision that two requests could race on is taken by the database inside one
 transaction: the unique index of OutstandingToken.jti (a refresh token's successor has a jti
 derived from its own, so a token can have only one) and conditional UPDATEs on the session row.
 Nothing on these paths checks in Python and then writes.
+
+Every revocation, whoever asks for it (the user, reuse detection, a password change, the admin),
+goes through `_revoke`, which writes its audit event.
 """
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -15,23 +17,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts import audit, throttle
-from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken, Throttled
-from accounts.models import Session, User
+from accounts import audit
+from accounts.callers import Caller
+from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken
+from accounts.models import RefreshTokenRecord, Session, User
 from accounts.signing import token_fingerprint
 from accounts.tokens import AccessToken, RefreshToken, refresh_token_jti
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who is asking: recorded on the session at each login and refresh."""
-
-    user_agent: str = ""
-    ip_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,39 +41,34 @@ class IssuedTokens:
     session: Session
 
 
-def login(*, username: str, password: str, client: Client, now: datetime | None = None) -> IssuedTokens:
-    """Check the credentials and start a session.
-
-    Raises InvalidCredentials for an unknown user, a wrong password or a disabled user alike;
-    Django's ModelBackend hashes a dummy password for an unknown user, so all three cost the same.
-    Raises Throttled once this client IP and username (or this IP alone) failed too often.
-    """
-    now = now or timezone.now()
-    _refuse_throttled_ip(client, now=now)
-    pair = json.dumps(["login", client.ip_address, username.lower()])
-    # Counted before the password is checked, so that concurrent guesses cannot slip past the
-    # limit; a success clears the count again.
-    attempts = throttle.increment(pair, window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
-    if attempts.value > settings.LOGIN_FAILURE_LIMIT:
-        retry_after = attempts.retry_after(window=settings.LOGIN_FAILURE_WINDOW_SECONDS, now=now)
-        audit.event("login throttled", username=username, ip=client.ip_address, retry_after=retry_after)
-        raise Throttled(retry_after)
-    # No username holds a NUL (and PostgreSQL text cannot): such a user is unknown, not an error.
-    user = authenticate(username=username, password=password) if "\x00" not in username else None
-    if user is None:
-        throttle.increment(_ip_counter(client), window=settings.IP_FAILURE_WINDOW_SECONDS, now=now)
-        audit.event("login failed", username=username, ip=client.ip_address)
-        raise InvalidCredentials()
-    issued = session_start(user=user, client=client, now=now)
-    throttle.clear(pair)
-    audit.event(
-        "login", user=user.pk, username=user.get_username(), ip=client.ip_address, sid=issued.session.pk
-    )
+def login(*, username: str, password: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
+    """Check the credentials and start a session (POST /login)."""
+    user = credentials_check(username=username, password=password, caller=caller)
+    issued = session_start(user=user, caller=caller, now=now)
+    audit.event("login", user=user.pk, username=user.get_username(), ip=caller.ip_address, sid=issued.session.pk)
     return issued
 
 
-def session_start(*, user: User, client: Client, now: datetime | None = None) -> IssuedTokens:
-    """Start a session for `user` and return its first token pair."""
+def credentials_check(*, username: str, password: str, caller: Caller) -> User:
+    """The active user with these credentials: the one sign-in rule of every path.
+
+    Raises InvalidCredentials for an unknown user, a wrong password or a disabled user alike;
+    Django's ModelBackend hashes a dummy password for an unknown user, so all three cost the same.
+    Raises TooManyAttempts while this caller and username are blocked (accounts.throttling, which
+    counts every caller of `authenticate`).
+    """
+    user = authenticate(None, username=username, password=password, caller=caller)
+    if user is None:
+        raise InvalidCredentials()
+    return user
+
+
+def session_start(*, user: User, caller: Caller, now: datetime | None = None) -> IssuedTokens:
+    """Start a session for `user` and return its first token pair.
+
+    Beyond SESSIONS_PER_USER_MAX active sessions, the user's oldest are revoked: what one valid
+    credential can make the service store is bounded.
+    """
     now = now or timezone.now()
     session_id = uuid.uuid4()
     expires_at = now + timedelta(seconds=settings.SESSION_MAX_LIFETIME_SECONDS)
@@ -104,53 +95,55 @@ def session_start(*, user: User, client: Client, now: datetime | None = None) ->
         session = Session.objects.create(
             id=session_id,
             user=user,
-            refresh_token=record,
+            newest_record=record,
             created_at=now,
             expires_at=expires_at,
             last_used_at=now,
-            user_agent=client.user_agent[:256],
-            ip_address=client.ip_address,
+            user_agent=caller.user_agent[:256],
+            ip_address=caller.ip_address,
+        )
+        # Under the user row's lock: concurrent logins of one user cannot both miss the limit.
+        oldest = Session.objects.active(now=now).filter(user=user).order_by("-created_at")[
+            settings.SESSIONS_PER_USER_MAX :
+        ]
+        _revoke(
+            Session.objects.filter(pk__in=list(oldest.values_list("pk", flat=True))),
+            reason=Session.EndReason.SESSION_LIMIT,
+            now=now,
+            user=user.pk,
         )
     return _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
 
 
-def refresh_token_rotate(*, refresh_token: str, client: Client, now: datetime | None = None) -> IssuedTokens:
+def refresh_token_rotate(*, refresh_token: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
     """Spend `refresh_token` and return a new pair of the same session.
 
     Raises InvalidGrant when the token is not a valid refresh token of an active session of an
     active user with the token's email. Presenting a spent token revokes its session (reuse
     detection), except for a retry of the newest token's parent within
-    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor again. Raises Throttled
-    instead of InvalidGrant once this client IP has failed too often: only refused tokens count
-    and only they are throttled, so a valid refresh token is never blocked by others behind the
-    same address, and a successful rotation costs no throttling query.
+    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor again. A refused token is
+    never counted against the caller's address: it proves nothing about a password.
     """
     now = now or timezone.now()
     try:
-        return _refresh(refresh_token=refresh_token, client=client, now=now)
+        return _refresh(refresh_token=refresh_token, caller=caller, now=now)
     except InvalidGrant as e:
-        audit.event("refresh refused", ip=client.ip_address, reason=e.description)
-        window = settings.IP_FAILURE_WINDOW_SECONDS
-        failures = throttle.increment(_ip_counter(client), window=window, now=now)
-        if failures.value > settings.IP_FAILURE_LIMIT:
-            retry_after = failures.retry_after(window=window, now=now)
-            audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
-            raise Throttled(retry_after) from e
+        audit.event("refresh refused", ip=caller.ip_address, reason=e.description)
         raise
 
 
-def _refresh(*, refresh_token: str, client: Client, now: datetime) -> IssuedTokens:
+def _refresh(*, refresh_token: str, caller: Caller, now: datetime) -> IssuedTokens:
     parent = _verified_refresh_token(refresh_token)
     session = _active_session_of(parent, now=now)
-    if parent["jti"] == session.refresh_token.jti:
+    if parent["jti"] == session.newest_record.jti:
         _check_user_of(session, parent)
         try:
-            return _rotate(session=session, parent=parent, client=client, now=now)
+            return _rotate(session=session, parent=parent, caller=caller, now=now)
         except IntegrityError:
             # A concurrent request rotated the same token first and has committed: the token
             # is now the parent of that request's successor. Look again and judge it as such.
             session = _active_session_of(parent, now=now)
-    return _retry_or_reuse(session=session, parent=parent, client=client, now=now)
+    return _retry_or_reuse(session=session, parent=parent, caller=caller, now=now)
 
 
 def access_token_authenticate(*, access_token: str, now: datetime | None = None) -> tuple[User, Session]:
@@ -187,20 +180,19 @@ def token_revoke(*, token: str, token_type_hint: str | None = None, now: datetim
         except TokenError:
             continue
         session_id = _as_uuid(parsed.session_id)
-        if session_id and Session.objects.filter(pk=session_id).revoke(
-            reason=Session.EndReason.LOGOUT, now=now
-        ):
-            audit.event("session revoked", sid=session_id, reason=Session.EndReason.LOGOUT)
+        if session_id:
+            session = Session.objects.filter(pk=session_id)
+            _revoke(session, reason=Session.EndReason.LOGOUT, now=now, sid=session_id)
         return
 
 
 def session_list(*, user: User, now: datetime | None = None) -> list[Session]:
-    """The user's active sessions, newest first."""
+    """The user's active sessions, newest first (at most SESSIONS_PER_USER_MAX of them)."""
     return list(
         Session.objects.active(now=now)
         .filter(user=user)
-        .select_related("refresh_token")
-        .order_by("-created_at")
+        .select_related("newest_record")
+        .order_by("-created_at")[: settings.SESSIONS_PER_USER_MAX]
     )
 
 
@@ -210,28 +202,51 @@ def session_revoke(*, user: User, session_id: str, now: datetime | None = None) 
     if pk is None:
         return False
     # One conditional UPDATE: another user's, an unknown or an ended session matches no row.
-    revoked = (
-        Session.objects.active(now=now)
-        .filter(pk=pk, user=user)
-        .revoke(reason=Session.EndReason.LOGOUT, now=now)
-    )
-    if revoked:
-        audit.event("session revoked", user=user.pk, sid=pk, reason=Session.EndReason.LOGOUT)
-    return bool(revoked)
+    session = Session.objects.active(now=now).filter(pk=pk, user=user)
+    return bool(_revoke(session, reason=Session.EndReason.LOGOUT, now=now, user=user.pk, sid=pk))
 
 
 def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
     """Revoke every session of `user`; return how many were still active."""
-    revoked = Session.objects.filter(user=user).revoke(reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now)
-    audit.event("logout everywhere", user=user.pk, revoked=revoked)
+    sessions = Session.objects.filter(user=user)
+    return _revoke(sessions, reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now, user=user.pk, always=True)
+
+
+def user_sessions_revoke(*, user: User, reason: str, now: datetime | None = None) -> int:
+    """Revoke every session of `user` for `reason` (its password was set, it was disabled)."""
+    return _revoke(Session.objects.filter(user=user), reason=reason, now=now, user=user.pk)
+
+
+def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None = None) -> int:
+    """Revoke `sessions` on an administrator's order; return how many were still active."""
+    return _revoke(sessions, reason=Session.EndReason.ADMIN, now=now)
+
+
+def admin_users_logout_everywhere(*, users: "QuerySet[User]", now: datetime | None = None) -> int:
+    """Revoke every session of `users` on an administrator's order."""
+    return _revoke(Session.objects.filter(user__in=users), reason=Session.EndReason.ADMIN, now=now)
+
+
+def _revoke(sessions: "QuerySet[Session]", *, reason: str, now: datetime | None, always: bool = False, **fields) -> int:
+    """The one path of every revocation: one conditional UPDATE, and its audit event."""
+    if reason == Session.EndReason.LOGOUT_EVERYWHERE:
+        name = "logout everywhere"
+    elif reason == Session.EndReason.REUSE_DETECTED:
+        name = "refresh token reuse detected"
+    else:
+        name = "session revoked"
+    revoked = sessions.revoke(reason=reason, now=now)
+    if revoked or always:
+        level = logging.WARNING if reason == Session.EndReason.REUSE_DETECTED else logging.INFO
+        audit.event(name, level=level, reason=reason, revoked=revoked, **fields)
     return revoked
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _rotate(*, session: Session, parent: RefreshToken, client: Client, now: datetime) -> IssuedTokens:
-    parent_record = session.refresh_token
+def _rotate(*, session: Session, parent: RefreshToken, caller: Caller, now: datetime) -> IssuedTokens:
+    parent_record = session.newest_record
     child = RefreshToken.issue(
         session_id=str(session.pk),
         subject=session.user.email,
@@ -244,23 +259,23 @@ def _rotate(*, session: Session, parent: RefreshToken, client: Client, now: date
         # The unique jti makes this insert the decision: the parent's only successor.
         record = _record_refresh_token(user=session.user, token=child, token_string=child_string)
         moved = Session.objects.filter(
-            pk=session.pk, refresh_token_id=parent_record.pk, revoked_at__isnull=True
+            pk=session.pk, newest_record_id=parent_record.pk, revoked_at__isnull=True
         ).update(
-            refresh_token=record,
+            newest_record=record,
             last_used_at=now,
-            user_agent=client.user_agent[:256],
-            ip_address=client.ip_address,
+            user_agent=caller.user_agent[:256],
+            ip_address=caller.ip_address,
         )
         if not moved:  # revoked since we read it: roll the insert back
             raise InvalidGrant("The session of this refresh token has ended.")
         BlacklistedToken.objects.create(token_id=parent_record.pk)
-    session.refresh_token = record
-    audit.event("refresh", user=session.user_id, ip=client.ip_address, sid=session.pk)
+    session.newest_record = record
+    audit.event("refresh", user=session.user_id, ip=caller.ip_address, sid=session.pk)
     return _issued(session=session, refresh=child, refresh_string=child_string, now=now)
 
 
-def _retry_or_reuse(*, session: Session, parent: RefreshToken, client: Client, now: datetime) -> IssuedTokens:
-    newest = session.refresh_token
+def _retry_or_reuse(*, session: Session, parent: RefreshToken, caller: Caller, now: datetime) -> IssuedTokens:
+    newest = session.newest_record
     if parent["jti"] == newest.jti:
         # Only reachable when the competing transaction failed after all: nothing was spent.
         raise InvalidGrant("The refresh token could not be used now; try again.")
@@ -268,24 +283,23 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, client: Client, n
     is_parent_of_newest = refresh_token_jti(session.pk, parent_jti=parent["jti"]) == newest.jti
     if grace and is_parent_of_newest and now - newest.created_at <= grace:
         _check_user_of(session, parent)
-        audit.event("refresh retried", user=session.user_id, ip=client.ip_address, sid=session.pk)
+        audit.event("refresh retried", user=session.user_id, ip=caller.ip_address, sid=session.pk)
         return _reissue_newest(session=session, now=now)
     # A spent token, whatever became of its user since: the theft signal of RFC 9700 §4.14.2.
-    revoked = Session.objects.filter(pk=session.pk).revoke(reason=Session.EndReason.REUSE_DETECTED, now=now)
-    if revoked:
-        audit.event(
-            "refresh token reuse detected",
-            level=logging.WARNING,
-            user=session.user_id,
-            ip=client.ip_address,
-            sid=session.pk,
-        )
+    _revoke(
+        Session.objects.filter(pk=session.pk),
+        reason=Session.EndReason.REUSE_DETECTED,
+        now=now,
+        user=session.user_id,
+        ip=caller.ip_address,
+        sid=session.pk,
+    )
     raise InvalidGrant("The refresh token was already used; its session is revoked.")
 
 
 def _reissue_newest(*, session: Session, now: datetime) -> IssuedTokens:
     """The session's newest refresh token again, rebuilt from its record, with a new access token."""
-    newest = session.refresh_token
+    newest = session.newest_record
     refresh = RefreshToken.issue(
         session_id=str(session.pk),
         subject=session.user.email,
@@ -331,8 +345,8 @@ def _check_user_of(session: Session, token: RefreshToken) -> None:
         raise InvalidGrant("The refresh token is no longer valid for its user.")
 
 
-def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str) -> OutstandingToken:
-    return OutstandingToken.objects.create(
+def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str) -> RefreshTokenRecord:
+    return RefreshTokenRecord.objects.create(
         user=user,
         jti=token["jti"],
         token=token_fingerprint(token_string),  # never the token itself
@@ -356,20 +370,6 @@ def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now
         refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
         session=session,
     )
-
-
-def _ip_counter(client: Client) -> str:
-    """The name of the failure counter of a client IP (JSON: unambiguous, IPv6 colons included)."""
-    return json.dumps(["ip", client.ip_address])
-
-
-def _refuse_throttled_ip(client: Client, *, now: datetime) -> None:
-    window = settings.IP_FAILURE_WINDOW_SECONDS
-    failures = throttle.current(_ip_counter(client), window=window, now=now)
-    if failures.value >= settings.IP_FAILURE_LIMIT:
-        retry_after = failures.retry_after(window=window, now=now)
-        audit.event("ip throttled", ip=client.ip_address, retry_after=retry_after)
-        raise Throttled(retry_after)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

@@ -1,9 +1,10 @@
-"""Signing and verifying JWTs: the only module that talks to PyJWT.
+"""Signing and verifying this service's own JWTs (PyJWT, through simplejwt's TokenBackend).
 
 Each kind of token has its own backend: its own `typ` header, its own key and an allow-list of
-exactly one algorithm (RFC 8725 §3.1, §3.11). Backends are built from Django settings when
-asked for and cached per distinct configuration, so keys are prepared once per process while
-tests can still change the settings.
+exactly one algorithm per key (RFC 8725 §3.1, §3.11). Backends are built from Django settings
+when asked for and cached per distinct configuration, so keys are prepared once per process
+while tests can still change the settings. (accounts.keys.material also uses PyJWT, to turn keys
+into JWKs.)
 """
 
 import base64
@@ -19,7 +20,7 @@ from django.utils.crypto import salted_hmac
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 
-from accounts import keys
+from accounts.keys import ring
 
 ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 §2.1
 REFRESH_TOKEN_TYP = "rt+jwt"  # ours alone: never at+jwt, so neither passes for the other
@@ -37,10 +38,14 @@ MAX_TOKEN_LENGTH = 4096
 class TypedTokenBackend(TokenBackend):
     """simplejwt's TokenBackend with an explicit, verified `typ` header and required claims."""
 
-    def __init__(self, *, typ: str, accepted_typs: frozenset[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *, typ: str, accepted_typs: frozenset[str], fallback_keys: tuple[str, ...] = (), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.typ = typ
         self.accepted_typs = accepted_typs
+        # Keys that still verify (never sign): those derived from DJANGO_SECRET_KEY_FALLBACKS.
+        self.fallback_keys = fallback_keys
         # Prepare (parse) the keys now, once, instead of on first use in a request.
         self.prepared_signing_key  # noqa: B018
 
@@ -55,11 +60,12 @@ class TypedTokenBackend(TokenBackend):
         """The algorithm, the prepared key and the extra headers that sign a new token."""
         return self.algorithm, self.prepared_signing_key, {}
 
-    def verification_parameters(self, header: dict) -> tuple[str, Any] | None:
-        """The algorithm and key that verify a token with this `header`, or None to refuse it."""
+    def verification_parameters(self, header: dict) -> tuple[str, tuple[Any, ...]] | None:
+        """The algorithm and the keys (tried in turn) that verify a token with this `header`, or
+        None to refuse it."""
         if header.get("alg") != self.algorithm or "kid" in header:
             return None
-        return self.algorithm, self.prepared_signing_key
+        return self.algorithm, (self.prepared_signing_key, *self.fallback_keys)
 
     def decode(self, token: str | bytes, verify: bool = True) -> dict[str, Any]:
         """Return the verified payload of `token`.
@@ -85,7 +91,17 @@ class TypedTokenBackend(TokenBackend):
         verification = self.verification_parameters(header)
         if verification is None:
             raise TokenBackendError("Token is invalid")
-        algorithm, key = verification
+        algorithm, candidates = verification
+        *earlier, last = candidates
+        for key in earlier:  # the signature decides which key is the token's: try the others after it
+            try:
+                return self._decode(token, key, algorithm)
+            except TokenBackendError as e:
+                if not isinstance(e.__cause__, jwt.InvalidSignatureError):
+                    raise
+        return self._decode(token, last, algorithm)
+
+    def _decode(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
         try:
             return jwt.decode(
                 token,
@@ -101,19 +117,21 @@ class TypedTokenBackend(TokenBackend):
 
 
 class AccessTokenBackend(TypedTokenBackend):
-    """Access tokens: signed by the active key of accounts.keys (with its `kid`), or with HS256.
+    """Access tokens: signed by the signing key of the key ring (with its `kid`), or with HS256.
 
     A token is verified by the published key its `kid` names, with that key's algorithm only;
-    a token without `kid` only while ACCESS_TOKEN_ALGORITHM is HS256.
+    a token without `kid` only while ACCESS_TOKEN_ALGORITHM is HS256. Under an asymmetric
+    algorithm a missing key is an error (ring.SigningKeyUnavailable), never HMAC signing.
     """
 
     def signing_parameters(self) -> tuple[str, Any, dict]:
-        key = keys.signing_key()
-        if key is None:
+        signing = ring.signing_key()
+        if signing is None:
             return super().signing_parameters()
-        return key.algorithm, key.signing_key, {"kid": key.kid}
+        key, private = signing
+        return key.algorithm, private, {"kid": key.kid}
 
-    def verification_parameters(self, header: dict) -> tuple[str, Any] | None:
+    def verification_parameters(self, header: dict) -> tuple[str, tuple[Any, ...]] | None:
         kid = header.get("kid")
         if kid is None:
             return (
@@ -121,10 +139,10 @@ class AccessTokenBackend(TypedTokenBackend):
                 if settings.ACCESS_TOKEN_ALGORITHM == "HS256"
                 else None
             )
-        key = keys.published_key(kid) if isinstance(kid, str) else None
+        key = ring.published_key(kid) if isinstance(kid, str) else None
         if key is None or header.get("alg") != key.algorithm:
             return None
-        return key.algorithm, key.verifying_key
+        return key.algorithm, (key.verifying_key,)
 
 
 def _unverified_header(token: str) -> dict:
@@ -143,14 +161,17 @@ def _unverified_header(token: str) -> dict:
     return header
 
 
-def hmac_key(purpose: str) -> str:
-    """The HMAC key for one kind of token: TOKEN_HMAC_KEY, or one derived from SECRET_KEY.
+def hmac_keys(purpose: str) -> tuple[str, ...]:
+    """The HMAC keys for one kind of token, the signing one first: TOKEN_HMAC_KEY, or keys
+    derived from SECRET_KEY and then from each of SECRET_KEY_FALLBACKS (which only verify), so
+    that moving the secret key into the fallbacks keeps every token working.
 
     Each purpose gets its own derived key, so a token of one kind cannot verify as the other
     even if everything else about it matched.
     """
-    base = settings.TOKEN_HMAC_KEY or settings.SECRET_KEY
-    return _derive_key(purpose, base)
+    if settings.TOKEN_HMAC_KEY:
+        return (_derive_key(purpose, settings.TOKEN_HMAC_KEY),)
+    return tuple(_derive_key(purpose, base) for base in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
 
 
 @functools.lru_cache(maxsize=16)
@@ -161,30 +182,32 @@ def _derive_key(purpose: str, base: str) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _access_backend(hmac: str, issuer: str) -> AccessTokenBackend:
+def _access_backend(hmac: tuple[str, ...], issuer: str) -> AccessTokenBackend:
     return AccessTokenBackend(
         typ=ACCESS_TOKEN_TYP,
         accepted_typs=frozenset({ACCESS_TOKEN_TYP, "application/at+jwt"}),
         algorithm="HS256",
-        signing_key=hmac,
+        signing_key=hmac[0],
+        fallback_keys=hmac[1:],
         issuer=issuer,
     )
 
 
 @functools.lru_cache(maxsize=16)
-def _refresh_backend(hmac: str, issuer: str) -> TypedTokenBackend:
+def _refresh_backend(hmac: tuple[str, ...], issuer: str) -> TypedTokenBackend:
     return TypedTokenBackend(
         typ=REFRESH_TOKEN_TYP,
         accepted_typs=frozenset({REFRESH_TOKEN_TYP}),
         algorithm="HS256",
-        signing_key=hmac,
+        signing_key=hmac[0],
+        fallback_keys=hmac[1:],
         issuer=issuer,
     )
 
 
 def access_token_backend() -> AccessTokenBackend:
     """The backend that signs and verifies access tokens under the current settings."""
-    return _access_backend(hmac_key("access"), settings.TOKEN_ISSUER)
+    return _access_backend(hmac_keys("access"), settings.TOKEN_ISSUER)
 
 
 def refresh_token_backend() -> TypedTokenBackend:
@@ -194,7 +217,7 @@ def refresh_token_backend() -> TypedTokenBackend:
     microsecond where an RSA-2048 signature costs about a millisecond. HS256 is also
     deterministic, which the reuse interval relies on to hand out the same successor again.
     """
-    return _refresh_backend(hmac_key("refresh"), settings.TOKEN_ISSUER)
+    return _refresh_backend(hmac_keys("refresh"), settings.TOKEN_ISSUER)
 
 
 def token_fingerprint(token: str) -> str:

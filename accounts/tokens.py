@@ -91,6 +91,13 @@ class AccessToken(SessionToken):
     token_type = "access"
     lifetime_setting = "ACCESS_TOKEN_LIFETIME_SECONDS"
 
+    def verify(self) -> None:
+        super().verify()
+        # This service never issues an access token that lives longer than its lifetime: one that
+        # does was forged (with a stolen key, say, `exp` years ahead) and is refused.
+        if self.payload["exp"] - self.payload["iat"] > self.lifetime.total_seconds():
+            raise TokenError("Token lives longer than an access token can")
+
     def get_token_backend(self) -> signing.TypedTokenBackend:
         return signing.access_token_backend()
 

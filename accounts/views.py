@@ -1,12 +1,11 @@
 """One small view per endpoint: parse with a serializer, call one service, render."""
 
-import functools
-import ipaddress
 from http import HTTPStatus
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -14,8 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import keys, services
+from accounts import services
+from accounts.callers import caller_of
 from accounts.errors import NO_STORE
+from accounts.keys import ring
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
     AuthorizationServerMetadataSerializer,
@@ -29,53 +30,6 @@ from accounts.serializers import (
     TokenResponseSerializer,
     UserSerializer,
 )
-
-
-def client_of(request: Request) -> services.Client:
-    """The user agent and address of the caller, as recorded on its session."""
-    return services.Client(
-        # Printable characters only: a NUL cannot be stored in PostgreSQL text.
-        user_agent="".join(c for c in request.META.get("HTTP_USER_AGENT", "") if c.isprintable()),
-        ip_address=client_ip(
-            request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
-        ),
-    )
-
-
-def client_ip(remote_addr: str, forwarded_for: str) -> str | None:
-    """The client's address: the connection's, unless it comes from a trusted proxy (TRUSTED_PROXIES).
-
-    Then X-Forwarded-For is read from the right, past every trusted proxy: the first other address
-    is the one the nearest trusted proxy saw connect. Entries left of it could be forged by the client.
-    """
-    trusted = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
-    address = _ip(remote_addr)
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    while address is not None and any(address in network for network in trusted) and hops:
-        address = _ip(hops.pop())
-    return str(address) if address is not None else None
-
-
-def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address from REMOTE_ADDR or an X-Forwarded-For entry ("[v6]:port" and "v4:port" too);
-    an IPv4-mapped IPv6 address (a dual-stack socket) as the IPv4 address it is."""
-    value = value.strip()
-    if value.startswith("["):
-        value = value[1:].split("]", 1)[0]
-    elif value.count(":") == 1:
-        value = value.split(":", 1)[0]
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
-@functools.lru_cache(maxsize=8)
-def _trusted_networks(proxies: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
 
 
 def token_response(issued: services.IssuedTokens) -> Response:
@@ -123,7 +77,7 @@ class LoginView(OAuthEndpoint):
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         issued = services.login(
-            username=params["username"], password=params["password"], client=client_of(request)
+            username=params["username"], password=params["password"], caller=caller_of(request)
         )
         return token_response(issued)
 
@@ -141,7 +95,7 @@ class TokenView(OAuthEndpoint):
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         issued = services.refresh_token_rotate(
-            refresh_token=params["refresh_token"], client=client_of(request)
+            refresh_token=params["refresh_token"], caller=caller_of(request)
         )
         return token_response(issued)
 
@@ -222,7 +176,7 @@ class JwksView(PublicEndpoint):
 
     @extend_schema(responses={200: JwksSerializer})
     def get(self, request: Request) -> Response:
-        return Response(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return Response(ring.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 class AuthorizationServerMetadataView(PublicEndpoint):
@@ -261,3 +215,24 @@ class HealthView(PublicEndpoint):
         except DatabaseError:
             return Response({"status": "unavailable"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
         return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+class SchemaView(SpectacularAPIView):
+    """GET /schema/: the OpenAPI document, generated once per process rather than per request
+    (generating it walks every view and serializer: tens of milliseconds of CPU)."""
+
+    _generated: dict = {}
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, settings.TOKEN_ISSUER)
+        schema = self._generated.get(key)
+        if schema is None:
+            if len(self._generated) > 8:  # a bounded cache, whatever versions are asked for
+                self._generated.clear()
+            generator = self.generator_class(urlconf=self.urlconf, api_version=version, patterns=self.patterns)
+            schema = self._generated[key] = generator.get_schema(request=request, public=self.serve_public)
+        return Response(
+            data=schema,
+            headers={"Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'},
+        )

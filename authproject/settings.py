@@ -63,7 +63,8 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEVELOPMENT_SECRET_KEY
 
-# Former secret keys, still accepted to decrypt and verify what they protected (rotation).
+# Former secret keys (rotation): Django's own signatures, the refresh tokens' HMAC keys (unless
+# TOKEN_HMAC_KEY is set) and the stored private keys still verify or decrypt with them.
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "accounts.middleware.OutageMiddleware",
+    "accounts.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,9 +119,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        # A health check costs a round trip at the start of every request; off by default (as in
-        # Django): after a database restart each process's first request on a stale connection fails.
-        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
+        # A persistent connection is checked (one round trip) before a request reuses it: after a
+        # database restart every process holds a dead connection, and without the check the first
+        # request of each would fail.
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -143,6 +147,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
 AUTH_USER_MODEL = "accounts.User"
+# Every caller of authenticate() (/login, the admin's sign-in) is counted by the throttling policy.
+AUTHENTICATION_BACKENDS = ["accounts.throttling.backends.ThrottledModelBackend"]
+# Sessions an active user may hold at once; starting one more revokes the oldest.
+SESSIONS_PER_USER_MAX = env_int("SESSIONS_PER_USER_MAX", 100, minimum=1)
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -211,18 +219,9 @@ SIGNING_KEY_PREPUBLISH_SECONDS = env_int("SIGNING_KEY_PREPUBLISH_SECONDS", 600)
 # Defaults to a key derived from DJANGO_SECRET_KEY for this purpose alone.
 TOKEN_HMAC_KEY = os.environ.get("TOKEN_HMAC_KEY", "").strip()
 
-# simplejwt reads these through its own api_settings. Our token classes replace its signing
-# backend, lifetimes and claims (accounts/tokens.py); these keep its shared names consistent.
-SIMPLE_JWT = {
-    "USER_ID_FIELD": "username",
-    "USER_ID_CLAIM": "sub",
-    "TOKEN_TYPE_CLAIM": "token_type",
-    "JTI_CLAIM": "jti",
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": SECRET_KEY,
-    "AUTH_HEADER_TYPES": ("Bearer",),
-    "UPDATE_LAST_LOGIN": False,
-}
+# Of simplejwt's settings only these two are read (by its Token base class, which
+# accounts/tokens.py extends); everything else (keys, algorithms, lifetimes) is ours.
+SIMPLE_JWT = {"TOKEN_TYPE_CLAIM": "token_type", "JTI_CLAIM": "jti"}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "authproject token service",
@@ -240,19 +239,34 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- Throttling (accounts/throttle.py) -------------------------------------------------------
+# --- Throttling (accounts/throttling/policy.py) ----------------------------------------------
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
-# The coarser limit per client IP: failed logins and refused refresh tokens together.
-IP_FAILURE_LIMIT = env_int("IP_FAILURE_LIMIT", 100, minimum=1)
+# Failed sign-ins per client address for every username: off (0) unless the operator turns it on,
+# because many users share one address (NAT, a company proxy).
+IP_FAILURE_LIMIT = env_int("IP_FAILURE_LIMIT", 0)
 IP_FAILURE_WINDOW_SECONDS = env_int("IP_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# IPv6 clients are counted per network of this many bits (one subscriber's allocation).
+THROTTLE_IPV6_PREFIX = env_int("THROTTLE_IPV6_PREFIX", 64, minimum=1)
+if THROTTLE_IPV6_PREFIX > 128:
+    raise ImproperlyConfigured(f"THROTTLE_IPV6_PREFIX must be at most 128, not {THROTTLE_IPV6_PREFIX}")
 # Counters live in the database unless REDIS_URL names a Redis server (Django's Redis backend).
+# Short timeouts and one retry: a Redis that does not answer costs a request well under a
+# second (then 503), never a worker hung until gunicorn's timeout.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
-    CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    CACHES["throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3, "retry": Retry(NoBackoff(), 1)},
+    }
 # The client IP is the connection's address, unless it is one of these proxies (addresses or
-# networks, comma-separated): then the X-Forwarded-For entry the nearest untrusted hop added.
+# networks, comma-separated; `unix` for a proxy on a unix socket): then the X-Forwarded-For
+# entry the nearest untrusted hop added. Checked at start-up (accounts.E006).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 # --- HTTPS (off unless the operator turns them on; see the README's "Deploy") ---------------

@@ -2,9 +2,11 @@
 
 from django.contrib import admin
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts import views
+
+handler500 = "accounts.middleware.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,7 +22,7 @@ urlpatterns = [
         name="oauth-authorization-server",
     ),
     re_path(r"^healthz/?$", views.HealthView.as_view(), name="healthz"),
-    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^schema/?$", views.SchemaView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(
         r"^users/me/sessions/(?P<session_id>[^/]+)/?$",

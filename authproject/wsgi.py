@@ -6,6 +6,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authproject.settings")
 
 application = get_wsgi_application()
 
-from accounts.checks import refuse_to_start_if_misconfigured  # noqa: E402  (needs the app registry)
+from accounts.checks import start_up  # noqa: E402  (needs the app registry)
 
-refuse_to_start_if_misconfigured()
+start_up()

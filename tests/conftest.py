@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts import keys
+from accounts.keys import lifecycle, material, ring
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -24,10 +24,11 @@ _pregenerated_keys: dict[str, list[dict]] = {}
 
 
 @pytest.fixture(autouse=True)
-def _signing_keys(monkeypatch):
+def _signing_keys(request, monkeypatch):
     """Each test starts with no key ring, and gets pre-generated key pairs (RSA generation is slow).
 
-    The n-th key a test asks for is the same in every test; each is generated once per run.
+    The n-th key a test asks for is the same in every test; each is generated once per run. A
+    test with a database starts with a signing key, as a server does after its start-up.
     """
     handed_out: dict[str, int] = {}
 
@@ -39,11 +40,15 @@ def _signing_keys(monkeypatch):
             pool.append(real_generate(algorithm))
         return dict(pool[index])
 
-    real_generate = keys._generate
-    monkeypatch.setattr(keys, "_generate", generate)
-    keys.reset()
+    real_generate = material.generate
+    monkeypatch.setattr(material, "generate", generate)
+    ring.reset()
+    if {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
+        lifecycle.ensure_signing_key()
+        ring.reset()
     yield
-    keys.reset()
+    ring.reset()
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +129,7 @@ def data_statements(captured) -> list[str]:
     return [query["sql"] for query in captured.captured_queries if query["sql"] not in TRANSACTION_CONTROL]
 
 
-# Server processes run with DJANGO_DEBUG=0, where the issuer must be https (accounts.E005).
+# Server processes run with DJANGO_DEBUG=0, as in production, with an https issuer.
 LIVE_ISSUER = "https://auth.test"
 
 
@@ -136,8 +141,6 @@ def other_process_environment(**extra) -> dict[str, str]:
         "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
         "DJANGO_DEBUG": "0",
         "TOKEN_ISSUER": LIVE_ISSUER,
-        # Every request of a test comes from 127.0.0.1: tests of the per-IP limit lower it.
-        "IP_FAILURE_LIMIT": "100000",
         **{key: str(value) for key, value in extra.items()},
     }
 

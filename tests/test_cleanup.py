@@ -8,14 +8,15 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services
+from accounts.callers import Caller
 from accounts.models import Session
 
 
 def test_cleanup_deletes_expired_records_and_ended_sessions_and_keeps_live_ones(user, refresh, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
-    old = services.session_start(user=user, client=services.Client(), now=timezone.now() - timedelta(hours=1))
-    live = services.session_start(user=user, client=services.Client())
-    rotated = services.refresh_token_rotate(refresh_token=live.refresh_token, client=services.Client())
+    old = services.session_start(user=user, caller=Caller(), now=timezone.now() - timedelta(hours=1))
+    live = services.session_start(user=user, caller=Caller())
+    rotated = services.refresh_token_rotate(refresh_token=live.refresh_token, caller=Caller())
     OutstandingToken.objects.filter(jti=services.RefreshToken(live.refresh_token)["jti"]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )

@@ -12,7 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from accounts import keys, signing
+from accounts import signing
+from accounts.keys import ring
 from accounts.models import Session
 from tests.helpers import b64url, forge, jwt_parts
 
@@ -25,7 +26,7 @@ def resign(token: str, *, header: dict | None = None, payload: dict | None = Non
     header = header if header is not None else old_header
     payload = payload if payload is not None else old_payload
     if old_header["typ"] == "at+jwt":
-        key = keys.signing_key().signing_key
+        key = ring.signing_key()[1]
         algorithm = "RS256"
     else:
         key = signing.refresh_token_backend().signing_key
@@ -36,7 +37,7 @@ def resign(token: str, *, header: dict | None = None, payload: dict | None = Non
 
 def hmac_with_public_key(token: str) -> str:
     header, _ = jwt_parts(token)
-    public_pem = keys.signing_key().verifying_key.public_bytes(
+    public_pem = ring.signing_key()[0].verifying_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     unsigned = forge(token, header={**header, "alg": "HS256"}).rsplit(".", 1)[0]

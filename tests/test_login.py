@@ -56,7 +56,7 @@ def test_login_starts_a_session_and_records_its_refresh_token_without_storing_it
     assert session.ip_address == "127.0.0.1"
     assert session.is_active()
     record = OutstandingToken.objects.get()
-    assert session.refresh_token == record
+    assert session.newest_record == record
     assert record.user == user
     assert body["refresh_token"] not in record.token
     assert record.token.startswith("sha256:")

@@ -23,8 +23,8 @@ def test_rotation_records_the_new_token_and_blacklists_the_spent_one(refresh, to
     body = refresh(tokens["refresh_token"]).json()
 
     new_jti = jwt_parts(body["refresh_token"])[1]["jti"]
-    session = Session.objects.select_related("refresh_token").get()
-    assert session.refresh_token.jti == new_jti
+    session = Session.objects.select_related("newest_record").get()
+    assert session.newest_record.jti == new_jti
     assert OutstandingToken.objects.count() == 2
     assert BlacklistedToken.objects.get().token.jti == spent_jti
 
@@ -159,9 +159,9 @@ def test_every_refresh_token_record_names_its_session(refresh, tokens):
     refresh(second["refresh_token"])
 
     session = Session.objects.get()
-    records = list(session.refresh_token_records())
+    records = list(session.newest_record_records())
     assert [record.jti for record in records] == [
         jwt_parts(tokens["refresh_token"])[1]["jti"],
         jwt_parts(second["refresh_token"])[1]["jti"],
-        session.refresh_token.jti,
+        session.newest_record.jti,
     ]

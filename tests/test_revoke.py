@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts import services
+from accounts.callers import Caller
 from accounts.models import Session
 
 
@@ -51,7 +52,7 @@ def test_an_invalid_token_gets_200_and_revokes_nothing(revoke, tokens, token):
 def test_an_expired_token_gets_200_and_revokes_nothing(revoke, user, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 60
     issued = services.session_start(
-        user=user, client=services.Client(), now=timezone.now() - timedelta(minutes=5)
+        user=user, caller=Caller(), now=timezone.now() - timedelta(minutes=5)
     )
 
     assert revoke({"token": issued.refresh_token}).status_code == HTTPStatus.OK

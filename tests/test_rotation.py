@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services
+from accounts.callers import Caller
 from accounts.models import Session
 from accounts.tokens import RefreshToken
 from tests.conftest import data_statements
@@ -61,10 +62,10 @@ def test_within_the_reuse_interval_a_retry_gets_the_same_successor(refresh, toke
 
 def test_after_the_reuse_interval_a_retry_is_reuse(refresh, user, settings):
     settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 30
-    issued = services.session_start(user=user, client=services.Client())
+    issued = services.session_start(user=user, caller=Caller())
     a_minute_ago = timezone.now() - timedelta(minutes=1)
     services.refresh_token_rotate(
-        refresh_token=issued.refresh_token, client=services.Client(), now=a_minute_ago
+        refresh_token=issued.refresh_token, caller=Caller(), now=a_minute_ago
     )
 
     response = refresh(issued.refresh_token)
@@ -94,8 +95,8 @@ def test_session_ends_at_its_absolute_end_however_often_refreshed(refresh, user,
     settings.SESSION_MAX_LIFETIME_SECONDS = 3600
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 3000
     start = timezone.now() - timedelta(seconds=2900)
-    issued = services.session_start(user=user, client=services.Client(), now=start)
-    rotated = services.refresh_token_rotate(refresh_token=issued.refresh_token, client=services.Client())
+    issued = services.session_start(user=user, caller=Caller(), now=start)
+    rotated = services.refresh_token_rotate(refresh_token=issued.refresh_token, caller=Caller())
     # The rotation at 2900 s cannot give a full 3000 s: its token ends with the session.
     assert jwt_parts(rotated.refresh_token)[1]["exp"] == int((start + timedelta(seconds=3600)).timestamp())
 
@@ -109,7 +110,7 @@ def test_session_ends_when_idle_for_the_refresh_token_lifetime(refresh, me, user
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
     settings.ACCESS_TOKEN_LIFETIME_SECONDS = 1800
     issued = services.session_start(
-        user=user, client=services.Client(), now=timezone.now() - timedelta(seconds=601)
+        user=user, caller=Caller(), now=timezone.now() - timedelta(seconds=601)
     )
 
     assert refresh(issued.refresh_token).json()["error"] == "invalid_grant"
@@ -122,8 +123,8 @@ def test_each_refresh_pushes_the_idle_end_back(refresh, tokens, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
     body = refresh(tokens["refresh_token"]).json()
 
-    session = Session.objects.select_related("refresh_token").get()
-    assert session.refresh_token.expires_at > timezone.now() + timedelta(seconds=590)
+    session = Session.objects.select_related("newest_record").get()
+    assert session.newest_record.expires_at > timezone.now() + timedelta(seconds=590)
     assert body["refresh_expires_in"] == 600
 
 
@@ -205,11 +206,11 @@ def test_a_rotation_that_loses_to_a_revocation_changes_nothing(refresh, tokens, 
 
 def test_an_expired_refresh_token_is_refused_even_with_its_session_active(refresh, tokens):
     """The token's own `exp` is checked, not only the session's ends."""
-    session = Session.objects.select_related("user", "refresh_token").get()
+    session = Session.objects.select_related("user", "newest_record").get()
     expired = RefreshToken.issue(
         session_id=str(session.pk),
         subject=session.user.email,
-        jti=session.refresh_token.jti,
+        jti=session.newest_record.jti,
         issued_at=timezone.now() - timedelta(hours=2),
         not_after=timezone.now() - timedelta(hours=1),
     )

@@ -1,4 +1,5 @@
-"""Throttling: failed logins per client IP and username, failures per IP, shared by every process."""
+"""Throttling: failed sign-ins per client address and username, on every path that checks a
+password, shared by every process; nothing else is ever throttled by default."""
 
 import json
 import urllib.error
@@ -12,8 +13,9 @@ from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.callers import client_ip
 from accounts.models import Session, ThrottleCounter
-from accounts.views import client_ip
+from accounts.throttling import counters
 
 database_counters_only = pytest.mark.skipif(
     bool(django_settings.REDIS_URL), reason="reads or changes the database counters; Redis keeps its own"
@@ -115,8 +117,16 @@ def test_429s_do_not_extend_the_block(user, settings, fail_login, attempt):
         assert attempt().status_code == HTTPStatus.OK
 
 
-def test_too_many_failures_from_one_ip_block_it_for_every_username(
-    user, user_factory, settings, fail_login, attempt
+def test_by_default_no_limit_blocks_an_address_for_every_username(user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for number in range(40):  # many users behind one NAT, each mistyping once
+        fail_login(username=f"colleague{number}")
+
+    assert attempt(username="johndoe").status_code == HTTPStatus.OK
+
+
+def test_the_per_address_limit_blocks_every_username_once_the_operator_turns_it_on(
+    user, settings, fail_login, attempt
 ):
     settings.IP_FAILURE_LIMIT = 3
     for name in ("a", "b", "c"):
@@ -126,21 +136,91 @@ def test_too_many_failures_from_one_ip_block_it_for_every_username(
     assert attempt(username="johndoe", ip="10.0.0.9").status_code == HTTPStatus.OK
 
 
-def test_refused_refresh_tokens_count_per_ip_and_valid_ones_are_never_blocked(api_client, tokens, settings):
-    settings.IP_FAILURE_LIMIT = 2
-    responses = [
-        api_client.post("/token", {"grant_type": "refresh_token", "refresh_token": "junk"}) for _ in range(3)
-    ]
+@pytest.mark.parametrize("ip_limit", [0, 2])
+def test_refused_refresh_tokens_never_count_and_never_get_429(api_client, user, password, settings, ip_limit):
+    settings.IP_FAILURE_LIMIT = ip_limit
+    settings.LOGIN_FAILURE_LIMIT = 2
+    statuses = {
+        api_client.post("/token", {"grant_type": "refresh_token", "refresh_token": f"junk{n}"}).status_code
+        for n in range(120)
+    }
 
-    statuses = [response.status_code for response in responses]
-    assert statuses == [HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, HTTPStatus.TOO_MANY_REQUESTS]
-    assert int(responses[-1]["Retry-After"]) > 0
-    assert responses[-1]["Cache-Control"] == "no-store"
-    assert responses[-1].json()["error_description"]
-    valid = api_client.post(
-        "/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    assert statuses == {HTTPStatus.BAD_REQUEST}
+    assert api_client.post("/login", {"username": "johndoe", "password": password}).status_code == HTTPStatus.OK
+
+
+def test_ipv6_clients_are_counted_per_64_network(user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 10
+    for host in range(1, 16):  # 15 guesses from 15 addresses of one /64
+        fail_login(ip=f"2001:db8:1:2::{host:x}")
+
+    assert attempt(ip="2001:db8:1:2:ffff::1").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert attempt(ip="2001:db8:1:3::1").status_code == HTTPStatus.OK  # the next /64
+
+
+def test_the_ipv6_network_size_is_configurable(user, settings, fail_login, attempt):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    settings.THROTTLE_IPV6_PREFIX = 128
+    fail_login(ip="2001:db8::1")
+    fail_login(ip="2001:db8::2")
+
+    assert attempt(ip="2001:db8::3").status_code == HTTPStatus.OK
+
+
+def test_callers_with_an_unknown_address_never_share_one_bucket(user, user_factory, settings, api_client, password):
+    """gunicorn on a unix socket without TRUSTED_PROXIES=unix: REMOTE_ADDR is empty for everyone."""
+    settings.LOGIN_FAILURE_LIMIT = 2
+    user_factory(username="alice")
+    for _ in range(3):
+        api_client.post("/login", {"username": "alice", "password": "wrong"}, REMOTE_ADDR="")
+
+    blocked = api_client.post("/login", {"username": "alice", "password": password}, REMOTE_ADDR="")
+    other_user = api_client.post("/login", {"username": "johndoe", "password": password}, REMOTE_ADDR="")
+
+    assert blocked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert other_user.status_code == HTTPStatus.OK
+
+
+def test_behind_a_unix_socket_proxy_the_forwarded_address_is_counted(user, settings, api_client, password):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    settings.TRUSTED_PROXIES = ["unix"]
+    for _ in range(3):
+        api_client.post(
+            "/login", {"username": "johndoe", "password": "wrong"}, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="203.0.113.5"
+        )
+
+    same = api_client.post(
+        "/login", {"username": "johndoe", "password": password}, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="203.0.113.5"
     )
-    assert valid.status_code == HTTPStatus.OK
+    other = api_client.post(
+        "/login", {"username": "johndoe", "password": password}, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="203.0.113.6"
+    )
+
+    assert same.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert other.status_code == HTTPStatus.OK
+    assert Session.objects.get().ip_address == "203.0.113.6"
+
+
+def test_the_admin_sign_in_is_throttled_with_the_same_counters(client, user_factory, settings, fail_login):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    admin = user_factory(username="root", is_staff=True, is_superuser=True)
+    for _ in range(2):
+        wrong = client.post("/admin/login/", {"username": "root", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
+        assert wrong.status_code == HTTPStatus.OK and "_auth_user_id" not in client.session
+    fail_login(username="root")  # a failure at /login counts for the admin's sign-in too
+
+    right = client.post(
+        "/admin/login/", {"username": "root", "password": "correct horse battery staple"}, REMOTE_ADDR="10.0.0.1"
+    )
+
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed attempts" in right.content.decode()
+    assert admin.pk  # the right password was refused while the block lasts
+    from_elsewhere = client.post(
+        "/admin/login/", {"username": "root", "password": "correct horse battery staple"}, REMOTE_ADDR="10.0.0.2"
+    )
+    assert from_elsewhere.status_code == HTTPStatus.FOUND
+    assert client.session["_auth_user_id"] == str(admin.pk)
 
 
 @database_counters_only
@@ -166,6 +246,9 @@ def test_cleanup_deletes_old_counters(user, settings, fail_login):
         ("::ffff:10.0.0.5", "203.0.113.7", ["10.0.0.0/8"], "203.0.113.7"),  # a dual-stack socket
         ("::1", "[2001:db8::1]:443", ["::1"], "2001:db8::1"),
         ("10.0.0.1", "2001:db8::1", ["10.0.0.1"], "2001:db8::1"),
+        ("", "203.0.113.7", [], None),  # a unix socket, not trusted: unknown
+        ("", "203.0.113.7", ["unix"], "203.0.113.7"),
+        ("", "9.9.9.9, 203.0.113.7", ["unix"], "203.0.113.7"),
     ],
 )
 def test_client_ip_honours_only_trusted_proxies(settings, remote, forwarded, trusted, expected):
@@ -203,14 +286,12 @@ def test_with_redis_every_counter_expires(user, settings, fail_login):
     """Run under scripts/with-redis.sh; a Redis counter is never left without its expiry."""
     if not django_settings.REDIS_URL:
         pytest.skip("needs REDIS_URL")
-    from accounts import throttle
-
     for _ in range(50):
-        throttle.increment("some counter", window=60)
-    client, key = throttle._redis(throttle._key("some counter"))
+        counters.increment("some counter", window=60)
+    client, key = counters._redis(counters._key("some counter"))
 
     assert 0 < client.ttl(key) <= 60
-    assert throttle.current("some counter", window=60).value == 50
+    assert counters.current("some counter", window=60).value == 50
 
 
 def test_with_redis_the_window_passes_by_itself(user, settings, fail_login, attempt):

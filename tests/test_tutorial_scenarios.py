@@ -6,6 +6,7 @@ from http import HTTPStatus
 from django.utils import timezone
 
 from accounts import services
+from accounts.callers import Caller
 
 CREDENTIALS_ERROR = {"detail": "Could not validate credentials"}
 
@@ -44,7 +45,7 @@ def test_access_token_at_users_me_returns_the_user(me, tokens):
 
 def test_expired_access_token_at_users_me_gets_401(me, user, settings):
     an_hour_ago = timezone.now() - timedelta(hours=1)
-    issued = services.session_start(user=user, client=services.Client(), now=an_hour_ago)
+    issued = services.session_start(user=user, caller=Caller(), now=an_hour_ago)
 
     response = me(issued.access_token)
 
@@ -81,7 +82,7 @@ def test_invalid_refresh_token_at_token_gets_400(refresh, db):
 def test_expired_refresh_token_at_token_gets_400(refresh, user, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 60
     issued = services.session_start(
-        user=user, client=services.Client(), now=timezone.now() - timedelta(minutes=2)
+        user=user, caller=Caller(), now=timezone.now() - timedelta(minutes=2)
     )
 
     response = refresh(issued.refresh_token)

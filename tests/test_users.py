@@ -7,6 +7,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import IntegrityError, transaction
 
 from accounts import services
+from accounts.callers import Caller
 from accounts.errors import InvalidCredentials
 from accounts.models import Session, User
 
@@ -127,6 +128,6 @@ def test_a_login_whose_password_changed_meanwhile_starts_no_session(user):
     user.save()
 
     with pytest.raises(InvalidCredentials):
-        services.session_start(user=checked, client=services.Client())
+        services.session_start(user=checked, caller=Caller())
 
     assert not Session.objects.exists()

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts import services, signing
+from accounts.callers import Caller
 from accounts.models import Session
 from tests.helpers import forge, jwt_parts
 
@@ -83,7 +84,7 @@ def test_an_access_token_stops_at_once_with_the_invalid_token_challenge(me, toke
 
 def test_an_expired_access_token_gets_the_invalid_token_challenge(me, user):
     issued = services.session_start(
-        user=user, client=services.Client(), now=timezone.now() - timedelta(hours=1)
+        user=user, caller=Caller(), now=timezone.now() - timedelta(hours=1)
     )
 
     response = me(issued.access_token)
@@ -125,7 +126,7 @@ def test_users_me_costs_one_query(me, tokens, django_assert_max_num_queries):
 
 def test_the_one_query_lookup_returns_what_the_orm_would(tokens):
     """Session.objects.for_token is the hot-path form of a select_related query: same objects."""
-    expected = Session.objects.select_related("user", "refresh_token").get()
+    expected = Session.objects.select_related("user", "newest_record").get()
 
     session = Session.objects.for_token(expected.pk)
 
@@ -133,7 +134,7 @@ def test_the_one_query_lookup_returns_what_the_orm_would(tokens):
         assert getattr(session, field.attname) == getattr(expected, field.attname), field.name
     for field in session.user._meta.concrete_fields:
         assert getattr(session.user, field.attname) == getattr(expected.user, field.attname), field.name
-    for field in session.refresh_token._meta.concrete_fields:
-        assert getattr(session.refresh_token, field.attname) == getattr(expected.refresh_token, field.attname)
+    for field in session.newest_record._meta.concrete_fields:
+        assert getattr(session.newest_record, field.attname) == getattr(expected.newest_record, field.attname)
     assert not session.get_deferred_fields()
     assert Session.objects.for_token(uuid.uuid4()) is None

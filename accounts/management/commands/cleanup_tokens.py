@@ -1,41 +1,56 @@
-"""Delete expired refresh token records, and with them the sessions that have ended.
+"""Delete what nothing needs any more: ended sessions, spent refresh token records, old counters
+and signing keys whose tokens have all expired. Run it from cron, e.g. hourly (see the README).
 
-Also deletes throttle counters whose window has long passed.
-
-Builds on simplejwt's `flushexpiredtokens`, which deletes expired OutstandingTokens (and their
-BlacklistedTokens). A session's newest refresh token never outlives the session, so deleting it
-(CASCADE) removes the sessions past their idle or absolute end; a revoked session stays on the
-record (with its end reason) until its newest token would have expired.
-Run it from cron, e.g. hourly: see the README.
+- A session's newest record never outlives the session, so deleting the expired records removes
+  the sessions past their idle or absolute end (CASCADE); a revoked session stays on the record
+  (with its end reason) until its newest token would have expired.
+- A spent record (one with a BlacklistedToken) is read by nothing: reuse detection finds the
+  session by the token's `sid` and compares with the newest record. It is deleted once it has been
+  spent longer than the reuse interval.
+Deletes go in batches of BATCH rows, each its own short transaction, so rotations go on meanwhile.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
 from django.utils import timezone
-from rest_framework_simplejwt.token_blacklist.management.commands.flushexpiredtokens import (
-    Command as FlushExpiredTokensCommand,
-)
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts import throttle
+from accounts.keys import lifecycle
+from accounts.models import RefreshTokenRecord
+from accounts.throttling import counters, policy
+
+BATCH = 1000
 
 
-class Command(FlushExpiredTokensCommand):
-    help = (
-        "Delete expired refresh token records, the sessions that ended with them, and old throttle counters."
-    )
+class Command(BaseCommand):
+    help = "Delete ended sessions, spent refresh token records, old throttle counters and expired signing keys."
 
     def handle(self, *args, **options) -> None:
         now = timezone.now()
-        _, deleted = OutstandingToken.objects.filter(expires_at__lte=now).delete()
-        counters = throttle.delete_expired(
-            older_than=max(settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.IP_FAILURE_WINDOW_SECONDS), now=now
+        expired = _delete_in_batches(RefreshTokenRecord.objects.filter(expires_at__lte=now))
+        spent_before = now - timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
+        spent = _delete_in_batches(
+            RefreshTokenRecord.objects.filter(blacklistedtoken__blacklisted_at__lte=spent_before, session__isnull=True)
         )
+        old_counters = counters.delete_expired(older_than=policy.counter_windows(), now=now)
+        keys = lifecycle.purge(now=now)
         self.stdout.write(
-            "Deleted {tokens} expired refresh token record(s), {spent} spent-token record(s), "
-            "{sessions} ended session(s) and {counters} old throttle counter(s).".format(
-                tokens=deleted.get("token_blacklist.OutstandingToken", 0),
-                spent=deleted.get("token_blacklist.BlacklistedToken", 0),
-                sessions=deleted.get("accounts.Session", 0),
-                counters=counters,
-            )
+            f"Deleted {expired['token_blacklist.OutstandingToken']} expired refresh token record(s) and with them "
+            f"{expired['accounts.Session']} ended session(s), {spent['token_blacklist.OutstandingToken']} spent "
+            f"record(s), {old_counters} old throttle counter(s) and {keys} expired signing key(s)."
         )
+
+
+def _delete_in_batches(queryset) -> dict[str, int]:
+    """Delete `queryset` BATCH rows at a time; return the deleted rows per model (cascades included)."""
+    totals = {"token_blacklist.OutstandingToken": 0, "accounts.Session": 0, "token_blacklist.BlacklistedToken": 0}
+    while True:
+        with transaction.atomic():
+            batch = list(queryset.values_list("pk", flat=True)[:BATCH])
+            if not batch:
+                return totals
+            _, deleted = RefreshTokenRecord.objects.filter(pk__in=batch).delete()
+        for label, count in deleted.items():
+            totals[label] = totals.get(label, 0) + count

@@ -1,8 +1,9 @@
-"""Fixed-window counters shared by every server process: the throttling rules' memory.
+"""Fixed-window counters shared by every server process: the throttling policy's memory.
 
 Counters live in the database (a conditional UPDATE increments them, so concurrent requests
 never lose a count), or in Redis when REDIS_URL is set (Django's Redis cache backend; INCR is
-atomic). Names are hashed: no username or address is stored as such.
+atomic; any Redis since 2.6.12). Names are hashed: no username or address is stored as such.
+What is counted, and what the limits are, is accounts.throttling.policy's business.
 """
 
 import hashlib
@@ -97,12 +98,14 @@ def _redis(key: str):
 
 
 def _redis_increment(key: str, *, window: int, now: datetime) -> Count:
-    # One MULTI/EXEC: INCR is atomic, and EXPIRE ... NX gives the key its expiry only when it has
-    # none, so the window starts with the first count and a key can never be left without one
-    # (Django's cache.incr is EXISTS then INCR: a key expiring in between came back immortal).
+    # One MULTI/EXEC, executed atomically: SET ... NX EX creates the key with its expiry only when
+    # it is missing, then INCR counts (keeping that expiry). The window starts with the first
+    # count and a key is never left without an expiry (Django's cache.incr is EXISTS then INCR:
+    # a key expiring in between came back immortal). SET NX EX needs Redis 2.6.12, not 7.0's
+    # EXPIRE NX.
     client, redis_key = _redis(key)
     with client.pipeline(transaction=True) as pipe:
-        value, _, ttl = pipe.incr(redis_key).expire(redis_key, window, nx=True).ttl(redis_key).execute()
+        _, value, ttl = pipe.set(redis_key, 0, ex=window, nx=True).incr(redis_key).ttl(redis_key).execute()
     return Count(int(value), _window_start(ttl, window=window, now=now))
 
 

@@ -1,0 +1,99 @@
+"""The throttling policy: which counters, which limits, what a block says. No HTTP here.
+
+Only failed sign-ins are counted (wrong credentials, RFC-less but the contract's rule):
+- per client address and username (case-insensitive): LOGIN_FAILURE_LIMIT failures within
+  LOGIN_FAILURE_WINDOW_SECONDS block that pair, even with the right password, until the window
+  passes. Other users and other addresses are not blocked by it.
+- per client address alone, for every username: only when the operator turns it on
+  (IP_FAILURE_LIMIT > 0), because many users share an address (NAT, a company proxy).
+Refused tokens or codes are never counted: they prove nothing about a password.
+
+An IPv6 client is counted per network of THROTTLE_IPV6_PREFIX bits (a /64 by default: one
+subscriber's whole allocation), not per address, which it could change for every guess. A caller
+whose address is unknown is never put in one bucket with every other such caller: its failures
+count per username alone.
+"""
+
+import ipaddress
+import json
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts import audit
+from accounts.callers import Caller
+from accounts.errors import TooManyAttempts
+from accounts.throttling import counters
+
+logger = logging.getLogger("accounts.throttling")
+
+
+def address_bucket(ip_address: str | None) -> str | None:
+    """The address a caller is counted under: an IPv4 address, an IPv6 network, or None (unknown)."""
+    if ip_address is None:
+        return None
+    address = ipaddress.ip_address(ip_address)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/{settings.THROTTLE_IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
+def sign_in_attempt(*, caller: Caller, username: str, now: datetime | None = None) -> None:
+    """Count one sign-in attempt before its password is checked.
+
+    Raises TooManyAttempts while this caller's address (or, when turned on, the address alone)
+    is blocked. Counting before the check means that concurrent guesses cannot slip past the
+    limit; a success clears the count again (`sign_in_succeeded`).
+    """
+    now = now or timezone.now()
+    bucket = address_bucket(caller.ip_address)
+    if bucket is None:
+        logger.warning(
+            "client address unknown: failures count per username alone (set TRUSTED_PROXIES, e.g. "
+            "'unix' behind a proxy on a unix socket)"
+        )
+    if settings.IP_FAILURE_LIMIT and bucket is not None:
+        window = settings.IP_FAILURE_WINDOW_SECONDS
+        failures = counters.current(_address_counter(bucket), window=window, now=now)
+        if failures.value >= settings.IP_FAILURE_LIMIT:
+            _refuse(failures.retry_after(window=window, now=now), caller=caller, username=username)
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    attempts = counters.increment(_pair_counter(bucket, username), window=window, now=now)
+    if attempts.value > settings.LOGIN_FAILURE_LIMIT:
+        _refuse(attempts.retry_after(window=window, now=now), caller=caller, username=username)
+
+
+def sign_in_failed(*, caller: Caller, username: str, now: datetime | None = None) -> None:
+    """Record a failed sign-in (already counted per pair by `sign_in_attempt`)."""
+    bucket = address_bucket(caller.ip_address)
+    if settings.IP_FAILURE_LIMIT and bucket is not None:
+        counters.increment(_address_counter(bucket), window=settings.IP_FAILURE_WINDOW_SECONDS, now=now)
+    # The username only when it names a user: a password typed into the username field must not
+    # reach the log.
+    audit.event("login failed", ip=caller.ip_address)
+
+
+def sign_in_succeeded(*, caller: Caller, username: str) -> None:
+    """Clear the pair's count: a successful sign-in ends its run of failures."""
+    counters.clear(_pair_counter(address_bucket(caller.ip_address), username))
+
+
+def counter_windows() -> int:
+    """The longest window of any counter: older counters can be deleted."""
+    return max(settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.IP_FAILURE_WINDOW_SECONDS)
+
+
+def _refuse(retry_after: int, *, caller: Caller, username: str) -> None:
+    audit.event("login throttled", ip=caller.ip_address, retry_after=retry_after)
+    raise TooManyAttempts(retry_after)
+
+
+def _pair_counter(bucket: str | None, username: str) -> str:
+    # JSON: unambiguous whatever the username holds (IPv6 colons included).
+    return json.dumps(["login", bucket, username.lower()])
+
+
+def _address_counter(bucket: str) -> str:
+    return json.dumps(["ip", bucket])
