@@ -104,7 +104,7 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="refresh tokens (oldest first)")
     def refresh_tokens(self, session: Session) -> str:
-        records = session.newest_record_records().select_related("blacklistedtoken")
+        records = session.refresh_token_records().select_related("blacklistedtoken")
         return format_html_join(
             mark_safe("<br>"),
             "{} issued {}, expires {}{}",

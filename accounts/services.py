@@ -223,8 +223,8 @@ def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None
 
 
 def admin_users_logout_everywhere(*, users: "QuerySet[User]", now: datetime | None = None) -> int:
-    """Revoke every session of `users` on an administrator's order."""
-    return _revoke(Session.objects.filter(user__in=users), reason=Session.EndReason.ADMIN, now=now)
+    """Log `users` out everywhere on an administrator's order."""
+    return _revoke(Session.objects.filter(user__in=users), reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now)
 
 
 def _revoke(sessions: "QuerySet[Session]", *, reason: str, now: datetime | None, always: bool = False, **fields) -> int:

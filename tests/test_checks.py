@@ -38,6 +38,10 @@ def test_https_issuer_passes_in_production(settings):
     assert error_ids({"DEBUG": False, "TOKEN_ISSUER": "https://auth.example.com"}, settings) == set()
 
 
+def test_an_http_issuer_in_production_is_not_an_error(settings):
+    assert error_ids({"DEBUG": False, "TOKEN_ISSUER": "http://auth.example.com"}, settings) == set()
+
+
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
@@ -49,7 +53,8 @@ def test_https_issuer_passes_in_production(settings):
         ({"ACCESS_TOKEN_ALGORITHM": "RS256", "ACCESS_TOKEN_SIGNING_KEY": "EC"}, "accounts.E003"),
         ({"TOKEN_ISSUER": "not a url"}, "accounts.E004"),
         ({"TOKEN_ISSUER": "https://auth.example.com/?q=1"}, "accounts.E004"),
-        ({"TOKEN_ISSUER": "http://auth.example.com", "DEBUG": False}, "accounts.E005"),
+        ({"TRUSTED_PROXIES": ["10.0.0.0/33"]}, "accounts.E006"),
+        ({"TRUSTED_PROXIES": ["proxy.example.com"]}, "accounts.E006"),
     ],
 )
 def test_misconfiguration_is_an_error(settings, overrides, error):
@@ -84,16 +89,18 @@ def test_the_wsgi_application_refuses_to_start_when_misconfigured():
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="x" * 50,
         ACCESS_TOKEN_ALGORITHM="none",
-        TOKEN_ISSUER="http://auth.example.com",
+        TRUSTED_PROXIES="10.0.0.1,not-a-proxy",
     )
 
     assert result.returncode != 0
     assert "accounts.E001" in result.stderr
-    assert "accounts.E005" in result.stderr
+    assert "TRUSTED_PROXIES: 'not-a-proxy' is not an IP address" in result.stderr
 
 
-def test_manage_py_check_reports_a_non_https_issuer_in_production():
-    result = run(["manage.py", "check"], DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
+def test_check_deploy_warns_of_a_non_https_issuer_and_plain_check_passes():
+    plain = run(["manage.py", "check"], DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
+    deploy = run(["manage.py", "check", "--deploy"], DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
 
-    assert result.returncode != 0
-    assert "accounts.E005" in result.stderr
+    assert plain.returncode == 0, plain.stderr
+    assert "accounts.W005" not in plain.stdout + plain.stderr
+    assert "accounts.W005" in deploy.stdout + deploy.stderr

@@ -70,7 +70,7 @@ def forgeries(token: str) -> dict[str, str]:
         "empty segments": "e30.e30.",
     }
     # Signed for real, with the service's own key, under an algorithm outside the allow-list:
-    hmac_key = signing.hmac_key("access" if header["typ"] == "at+jwt" else "refresh")
+    hmac_key = signing.hmac_keys("access" if header["typ"] == "at+jwt" else "refresh")[0]
     forged["HS512 with the real HMAC key"] = jwt.encode(
         payload, hmac_key, algorithm="HS512", headers={"typ": header["typ"]}
     )

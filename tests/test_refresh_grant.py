@@ -159,7 +159,7 @@ def test_every_refresh_token_record_names_its_session(refresh, tokens):
     refresh(second["refresh_token"])
 
     session = Session.objects.get()
-    records = list(session.newest_record_records())
+    records = list(session.refresh_token_records())
     assert [record.jti for record in records] == [
         jwt_parts(tokens["refresh_token"])[1]["jti"],
         jwt_parts(second["refresh_token"])[1]["jti"],

@@ -107,8 +107,8 @@ def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_
     assert get(f"{resource}/hello", new["refresh_token"])[0] == 401
 
     # Once every token the old key signed has expired, the old token is refused and the old key
-    # has left the JWKS (it was retired when the login of `new` first needed the new key).
-    retired_at = SigningKey.objects.get(kid=old_kid).retired_at.timestamp()
+    # has left the JWKS (it was superseded when the new key's activation time came).
+    retired_at = SigningKey.objects.get(kid=new_kid).activates_at.timestamp()
     time.sleep(max(0.0, retired_at + ACCESS_LIFETIME + 0.2 - time.time()))
     assert get(f"{resource}/hello", old["access_token"])[0] == 401
     assert [key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]] == [new_kid]

@@ -79,8 +79,13 @@ def test_tokens_of_another_issuer_are_refused(me, refresh, tokens, settings):
     assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_access_and_refresh_tokens_are_signed_with_different_keys():
-    assert signing.hmac_key("access") != signing.hmac_key("refresh")
+def test_access_and_refresh_tokens_are_signed_with_different_keys(settings):
+    settings.SECRET_KEY_FALLBACKS = ["an older secret"]
+
+    access, refresh = signing.hmac_keys("access"), signing.hmac_keys("refresh")
+
+    assert len(access) == len(refresh) == 2
+    assert not set(access) & set(refresh)
 
 
 @pytest.mark.parametrize("swap", ["typ header", "token_type claim"])
