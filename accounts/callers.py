@@ -31,7 +31,9 @@ def caller_of(request: HttpRequest) -> Caller:
     return Caller(
         # Printable characters only: a NUL cannot be stored in PostgreSQL text.
         user_agent="".join(c for c in request.META.get("HTTP_USER_AGENT", "") if c.isprintable()),
-        ip_address=client_ip(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")),
+        ip_address=client_ip(
+            request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+        ),
     )
 
 

@@ -9,10 +9,10 @@ from django.core.checks import Error, Warning, register
 from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 
-logger = logging.getLogger("accounts.checks")
-
 from accounts.callers import trusted_proxies
 from accounts.keys import ACCESS_TOKEN_ALGORITHMS, ASYMMETRIC_ALGORITHMS, material
+
+logger = logging.getLogger("accounts.checks")
 
 
 @register()
@@ -67,7 +67,13 @@ def token_settings_check(app_configs, **kwargs) -> list[Error]:
     try:
         trusted_proxies(tuple(settings.TRUSTED_PROXIES))
     except ValueError as e:
-        errors.append(Error(f"TRUSTED_PROXIES: {e}.", hint="List addresses or networks, comma-separated.", id="accounts.E006"))
+        errors.append(
+            Error(
+                f"TRUSTED_PROXIES: {e}.",
+                hint="List addresses or networks, comma-separated.",
+                id="accounts.E006",
+            )
+        )
     return errors
 
 
@@ -105,4 +111,6 @@ def start_up() -> None:
     try:
         lifecycle.ensure_signing_key()
     except DatabaseError as e:
-        logger.warning("database unavailable at start-up; the signing key is checked at the next start: %s", e)
+        logger.warning(
+            "database unavailable at start-up; the signing key is checked at the next start: %s", e
+        )

@@ -59,7 +59,11 @@ class OutageMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         error = as_error(exception, oauth_endpoint=False)
-        return error_response(request, error) if isinstance(exception, OUTAGES) and isinstance(error, Error) else None
+        return (
+            error_response(request, error)
+            if isinstance(exception, OUTAGES) and isinstance(error, Error)
+            else None
+        )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -73,4 +77,3 @@ def server_error(request: HttpRequest) -> HttpResponse:
                 response.render()
             return response
     return defaults.server_error(request)
-

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts import audit
 from accounts.callers import Caller
@@ -45,7 +45,9 @@ def login(*, username: str, password: str, caller: Caller, now: datetime | None 
     """Check the credentials and start a session (POST /login)."""
     user = credentials_check(username=username, password=password, caller=caller)
     issued = session_start(user=user, caller=caller, now=now)
-    audit.event("login", user=user.pk, username=user.get_username(), ip=caller.ip_address, sid=issued.session.pk)
+    audit.event(
+        "login", user=user.pk, username=user.get_username(), ip=caller.ip_address, sid=issued.session.pk
+    )
     return issued
 
 
@@ -103,9 +105,11 @@ def session_start(*, user: User, caller: Caller, now: datetime | None = None) ->
             ip_address=caller.ip_address,
         )
         # Under the user row's lock: concurrent logins of one user cannot both miss the limit.
-        oldest = Session.objects.active(now=now).filter(user=user).order_by("-created_at")[
-            settings.SESSIONS_PER_USER_MAX :
-        ]
+        oldest = (
+            Session.objects.active(now=now)
+            .filter(user=user)
+            .order_by("-created_at")[settings.SESSIONS_PER_USER_MAX :]
+        )
         _revoke(
             Session.objects.filter(pk__in=list(oldest.values_list("pk", flat=True))),
             reason=Session.EndReason.SESSION_LIMIT,
@@ -224,10 +228,14 @@ def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None
 
 def admin_users_logout_everywhere(*, users: "QuerySet[User]", now: datetime | None = None) -> int:
     """Log `users` out everywhere on an administrator's order."""
-    return _revoke(Session.objects.filter(user__in=users), reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now)
+    return _revoke(
+        Session.objects.filter(user__in=users), reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now
+    )
 
 
-def _revoke(sessions: "QuerySet[Session]", *, reason: str, now: datetime | None, always: bool = False, **fields) -> int:
+def _revoke(
+    sessions: "QuerySet[Session]", *, reason: str, now: datetime | None, always: bool = False, **fields
+) -> int:
     """The one path of every revocation: one conditional UPDATE, and its audit event."""
     if reason == Session.EndReason.LOGOUT_EVERYWHERE:
         name = "logout everywhere"

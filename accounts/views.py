@@ -230,7 +230,9 @@ class SchemaView(SpectacularAPIView):
         if schema is None:
             if len(self._generated) > 8:  # a bounded cache, whatever versions are asked for
                 self._generated.clear()
-            generator = self.generator_class(urlconf=self.urlconf, api_version=version, patterns=self.patterns)
+            generator = self.generator_class(
+                urlconf=self.urlconf, api_version=version, patterns=self.patterns
+            )
             schema = self._generated[key] = generator.get_schema(request=request, public=self.serve_public)
         return Response(
             data=schema,

@@ -27,6 +27,32 @@ def test_a_huge_body_is_refused_with_an_oauth_error(api_client, db, path):
     assert response["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("path", ["/login", "/token", "/revoke", "/admin/login/"])
+def test_a_huge_multipart_body_is_refused_before_any_part_is_read(api_client, db, path, monkeypatch):
+    """Django caps form and JSON bodies, but spools multipart file parts to disk at any size."""
+    from django.core.files import uploadhandler
+
+    spooled = []
+    for handler in (uploadhandler.TemporaryFileUploadHandler, uploadhandler.MemoryFileUploadHandler):
+        monkeypatch.setattr(handler, "new_file", lambda self, *args, **kwargs: spooled.append(args))
+    boundary = "x" * 20
+    part = "x" * 3_000_000  # 3 MB: far past the 64 KiB every request of this service fits in
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n{part}\r\n--{boundary}--\r\n"
+    )
+
+    response = api_client.generic(
+        "POST", path, body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert spooled == []
+    if not path.startswith("/admin/"):
+        assert response.json()["error"] == "invalid_request"
+        assert response["Cache-Control"] == "no-store"
+
+
 @pytest.mark.parametrize("path", ["/login", "/token", "/revoke"])
 def test_too_many_form_fields_are_refused_with_an_oauth_error(api_client, db, path):
     body = "&".join(f"f{i}=1" for i in range(1001))

@@ -50,14 +50,18 @@ def ensure_signing_key(*, now: datetime | None = None) -> SigningKey | None:
     if current is not None and current.private_key and _decryptable(current):
         return current
     if current is not None:
-        logger.error("signing key cannot be decrypted or is the operator's: replaced", extra={"kid": current.kid})
+        logger.error(
+            "signing key cannot be decrypted or is the operator's: replaced", extra={"kid": current.kid}
+        )
     row = SigningKey.objects.create(**material.generate(algorithm), created_at=now, activates_at=now)
     ring.reset()
     logger.info("signing key created", extra={"kid": row.kid})
     return row
 
 
-def rotate(*, now: datetime | None = None, immediately: bool = False, compromised: bool = False) -> SigningKey:
+def rotate(
+    *, now: datetime | None = None, immediately: bool = False, compromised: bool = False
+) -> SigningKey:
     """Make the next key of ACCESS_TOKEN_ALGORITHM and return it.
 
     The new key is published at once and signs SIGNING_KEY_PREPUBLISH_SECONDS later, or at once
@@ -70,18 +74,26 @@ def rotate(*, now: datetime | None = None, immediately: bool = False, compromise
     now = now or timezone.now()
     algorithm = settings.ACCESS_TOKEN_ALGORITHM
     if settings.ACCESS_TOKEN_SIGNING_KEY or settings.ACCESS_TOKEN_SIGNING_KEY_FILE:
-        raise ImproperlyConfigured("The signing key comes from ACCESS_TOKEN_SIGNING_KEY(_FILE): change it there.")
+        raise ImproperlyConfigured(
+            "The signing key comes from ACCESS_TOKEN_SIGNING_KEY(_FILE): change it there."
+        )
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         raise ImproperlyConfigured(f"ACCESS_TOKEN_ALGORITHM is {algorithm}: there is no key pair to rotate.")
     fields = material.generate(algorithm)
     with transaction.atomic():
-        SigningKey.objects.filter(algorithm=algorithm, compromised_at__isnull=True, activates_at__gt=now).delete()
+        SigningKey.objects.filter(
+            algorithm=algorithm, compromised_at__isnull=True, activates_at__gt=now
+        ).delete()
         if compromised:
             trusted = list(SigningKey.objects.filter(algorithm=algorithm, compromised_at__isnull=True))
             current = ring.key_states(trusted, now=now).signing.get(algorithm)
             if current is not None:
                 distrust(kid=current.kid, now=now)
-        activates_at = now if immediately or compromised else now + timedelta(seconds=settings.SIGNING_KEY_PREPUBLISH_SECONDS)
+        activates_at = (
+            now
+            if immediately or compromised
+            else now + timedelta(seconds=settings.SIGNING_KEY_PREPUBLISH_SECONDS)
+        )
         row = SigningKey.objects.create(**fields, created_at=now, activates_at=activates_at)
     ring.reset()
     audit.event("signing key rotated", kid=row.kid)
@@ -90,7 +102,9 @@ def rotate(*, now: datetime | None = None, immediately: bool = False, compromise
 
 def distrust(*, kid: str, now: datetime | None = None) -> bool:
     """Mark the key `kid` compromised: never used or published again. Return False if unknown."""
-    distrusted = SigningKey.objects.filter(kid=kid, compromised_at__isnull=True).update(compromised_at=now or timezone.now())
+    distrusted = SigningKey.objects.filter(kid=kid, compromised_at__isnull=True).update(
+        compromised_at=now or timezone.now()
+    )
     if distrusted:
         ring.reset()
         audit.event("signing key distrusted", level=logging.WARNING, kid=kid)

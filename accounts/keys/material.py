@@ -46,12 +46,18 @@ def public_fields(public_key: Any, algorithm: str) -> dict:
     """kid (the RFC 7638 thumbprint), algorithm and public JWK of a public key."""
     jwk = json.loads(jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(public_key))
     kid = thumbprint(jwk)
-    return {"kid": kid, "algorithm": algorithm, "public_jwk": {**jwk, "kid": kid, "alg": algorithm, "use": "sig"}}
+    return {
+        "kid": kid,
+        "algorithm": algorithm,
+        "public_jwk": {**jwk, "kid": kid, "alg": algorithm, "use": "sig"},
+    }
 
 
 def thumbprint(jwk: dict) -> str:
     """The RFC 7638 SHA-256 thumbprint of a public JWK, base64url."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}[jwk["kty"]]
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}[
+        jwk["kty"]
+    ]
     canonical = json.dumps({name: jwk[name] for name in required}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
@@ -63,7 +69,9 @@ def decrypt(pem: str, kid: str) -> Any:
     """
     for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
         try:
-            return serialization.load_pem_private_key(pem.encode(), password=_encryption_password(kid, secret))
+            return serialization.load_pem_private_key(
+                pem.encode(), password=_encryption_password(kid, secret)
+            )
         except (ValueError, TypeError):
             continue
     raise UndecryptableKeyError(kid)
@@ -84,7 +92,9 @@ def operator_key() -> Any:
     used (the system check accounts.E003 reports that at start-up).
     """
     return _operator_key(
-        settings.ACCESS_TOKEN_ALGORITHM, settings.ACCESS_TOKEN_SIGNING_KEY, settings.ACCESS_TOKEN_SIGNING_KEY_FILE
+        settings.ACCESS_TOKEN_ALGORITHM,
+        settings.ACCESS_TOKEN_SIGNING_KEY,
+        settings.ACCESS_TOKEN_SIGNING_KEY_FILE,
     )
 
 
@@ -119,4 +129,6 @@ def forget() -> None:
 
 
 def _encryption_password(kid: str, secret: str) -> bytes:
-    return salted_hmac("accounts.keys.private-key", kid, secret=secret, algorithm="sha256").hexdigest().encode()
+    return (
+        salted_hmac("accounts.keys.private-key", kid, secret=secret, algorithm="sha256").hexdigest().encode()
+    )

@@ -69,7 +69,9 @@ def key_states(rows: list[SigningKey], *, now: datetime) -> KeyStates:
     signing: dict[str, SigningKey] = {}
     superseded_at: dict[str, datetime] = {}
     pending = [row.activates_at for row in rows if row.activates_at > now]
-    for row in sorted((row for row in rows if row.activates_at <= now), key=lambda r: (r.activates_at, r.created_at)):
+    for row in sorted(
+        (row for row in rows if row.activates_at <= now), key=lambda r: (r.activates_at, r.created_at)
+    ):
         previous = signing.get(row.algorithm)
         if previous is not None:
             superseded_at[previous.kid] = row.activates_at
@@ -119,7 +121,9 @@ def signing_key() -> tuple[Key, Any] | None:
         return key, operator
     row = ring.signing_rows.get(algorithm)
     if row is None:
-        raise SigningKeyUnavailable(f"no {algorithm} key pair: run the service's start-up or rotate_signing_key")
+        raise SigningKeyUnavailable(
+            f"no {algorithm} key pair: run the service's start-up or rotate_signing_key"
+        )
     key = ring.published.get(row.kid)
     if key is None:
         raise SigningKeyUnavailable(f"the {algorithm} key {row.kid} is malformed")
@@ -190,7 +194,10 @@ def _load() -> KeyRing:
         if key is not None:
             published[row.kid] = key
     return KeyRing(
-        signing_rows=states.signing, published=published, loaded_at=time.monotonic(), valid_until=states.pending_until
+        signing_rows=states.signing,
+        published=published,
+        loaded_at=time.monotonic(),
+        valid_until=states.pending_until,
     )
 
 
@@ -202,7 +209,9 @@ def _parse(row: SigningKey) -> Key | None:
         except ValueError:
             logger.error("signing key record is malformed: not published", extra={"kid": row.kid})
             return None
-        key = _parsed[row.kid] = Key(kid=row.kid, algorithm=row.algorithm, verifying_key=verifying, jwk=row.public_jwk)
+        key = _parsed[row.kid] = Key(
+            kid=row.kid, algorithm=row.algorithm, verifying_key=verifying, jwk=row.public_jwk
+        )
     return key
 
 

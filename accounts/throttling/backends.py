@@ -32,7 +32,11 @@ class ThrottledModelBackend(ModelBackend):
         caller = caller or (caller_of(request) if request is not None else Caller())
         policy.sign_in_attempt(caller=caller, username=username)
         # No username holds a NUL (and PostgreSQL text cannot): such a user is unknown.
-        user = None if "\x00" in username else super().authenticate(request, username=username, password=password)
+        user = (
+            None
+            if "\x00" in username
+            else super().authenticate(request, username=username, password=password)
+        )
         if user is None:
             policy.sign_in_failed(caller=caller, username=username)
         else:

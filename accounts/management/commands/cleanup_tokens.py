@@ -25,14 +25,18 @@ BATCH = 1000
 
 
 class Command(BaseCommand):
-    help = "Delete ended sessions, spent refresh token records, old throttle counters and expired signing keys."
+    help = (
+        "Delete ended sessions, spent refresh token records, old throttle counters and expired signing keys."
+    )
 
     def handle(self, *args, **options) -> None:
         now = timezone.now()
         expired = _delete_in_batches(RefreshTokenRecord.objects.filter(expires_at__lte=now))
         spent_before = now - timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
         spent = _delete_in_batches(
-            RefreshTokenRecord.objects.filter(blacklistedtoken__blacklisted_at__lte=spent_before, session__isnull=True)
+            RefreshTokenRecord.objects.filter(
+                blacklistedtoken__blacklisted_at__lte=spent_before, session__isnull=True
+            )
         )
         old_counters = counters.delete_expired(older_than=policy.counter_windows(), now=now)
         keys = lifecycle.purge(now=now)
@@ -45,7 +49,11 @@ class Command(BaseCommand):
 
 def _delete_in_batches(queryset) -> dict[str, int]:
     """Delete `queryset` BATCH rows at a time; return the deleted rows per model (cascades included)."""
-    totals = {"token_blacklist.OutstandingToken": 0, "accounts.Session": 0, "token_blacklist.BlacklistedToken": 0}
+    totals = {
+        "token_blacklist.OutstandingToken": 0,
+        "accounts.Session": 0,
+        "token_blacklist.BlacklistedToken": 0,
+    }
     while True:
         with transaction.atomic():
             batch = list(queryset.values_list("pk", flat=True)[:BATCH])

@@ -1,0 +1,128 @@
+"""Start-up on the contract's variables alone: DJANGO_DEBUG=0 and DJANGO_SECRET_KEY, nothing else.
+
+`migrate`, `check`, `seed_demo_users` and gunicorn start and serve; misconfiguration that cannot
+work stops start-up with a message naming the variable.
+"""
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def contract_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The process environment with only the contract's two required variables (and a database
+    file of the test's own, so the development database is left alone)."""
+    kept = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "TMPDIR")}
+    return {
+        **kept,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **extra,
+    }
+
+
+def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_with_only_the_contract_variables_the_service_migrates_checks_seeds_and_serves(tmp_path):
+    env = contract_environment(tmp_path)
+    for command in (["migrate", "--noinput"], ["check"], ["seed_demo_users"]):
+        result = manage(env, *command)
+        assert result.returncode == 0, (command, result.stderr)
+    deploy = manage(env, "check", "--deploy")
+    assert "accounts.W005" in deploy.stdout + deploy.stderr  # the http issuer: a warning, no more
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "authproject.wsgi",
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = _wait_for(f"{base}/healthz", server)
+        login = urllib.request.urlopen(f"{base}/login", data=b"username=johndoe&password=secret", timeout=30)
+        tokens = json.load(login)
+        me = urllib.request.urlopen(
+            urllib.request.Request(
+                f"{base}/users/me/", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+            ),
+            timeout=30,
+        )
+        jwks = json.load(urllib.request.urlopen(f"{base}/.well-known/jwks.json", timeout=30))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert health == {"status": "ok"}
+    assert json.load(me)["username"] == "johndoe"
+    assert [key["alg"] for key in jwks["keys"]] == ["RS256"]
+
+
+def _wait_for(url: str, server: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"gunicorn exited at start-up: {server.stderr.read()}"
+        try:
+            return json.load(urllib.request.urlopen(url, timeout=5))
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("gunicorn did not answer within 30 s")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "TRUSTED_PROXIES",
+            "10.0.0.1,proxy.internal",
+            "TRUSTED_PROXIES: 'proxy.internal' is not an IP address",
+        ),
+        ("ACCESS_TOKEN_SIGNING_KEY", "not a pem", "ACCESS_TOKEN_SIGNING_KEY"),
+        ("THROTTLE_IPV6_PREFIX", "129", "THROTTLE_IPV6_PREFIX must be at most 128"),
+        ("LOGIN_FAILURE_LIMIT", "ten", "LOGIN_FAILURE_LIMIT must be a whole number"),
+    ],
+)
+@pytest.mark.parametrize("command", [["migrate", "--noinput"], ["check"]])
+def test_misconfiguration_that_cannot_work_stops_start_up_naming_the_variable(
+    tmp_path, variable, value, message, command
+):
+    result = manage(contract_environment(tmp_path, **{variable: value}), *command)
+
+    assert result.returncode != 0
+    assert message in result.stderr
