@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -254,15 +256,13 @@ if THROTTLE_IPV6_PREFIX > 128:
 # Short timeouts and one retry: a Redis that does not answer costs a request well under a
 # second (then 503), never a worker hung until gunicorn's timeout.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+REDIS_OPTIONS = {"socket_connect_timeout": 0.3, "socket_timeout": 0.3, "retry": Retry(NoBackoff(), 1)}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     CACHES["throttle"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3, "retry": Retry(NoBackoff(), 1)},
+        "OPTIONS": REDIS_OPTIONS,
     }
 # The client IP is the connection's address, unless it is one of these proxies (addresses or
 # networks, comma-separated; `unix` for a proxy on a unix socket): then the X-Forwarded-For
