@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# tests/test_outages.py starts its own redis-server.
+scripts/ensure-redis.sh
 
 echo "=== pytest on SQLite"
 env -u DATABASE_URL "$PY" -m pytest "$@"

@@ -5,15 +5,7 @@
 # COMMAND ends. When redis-server is missing, the Debian package `redis-server` is installed (as root).
 set -euo pipefail
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "with-redis: redis-server not found; install the Debian package 'redis-server'." >&2
-    exit 1
-  fi
-  echo "with-redis: installing the Debian package redis-server" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-fi
+"$(dirname "$0")/ensure-redis.sh"
 
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/authproject-redis.XXXXXX")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
