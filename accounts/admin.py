@@ -1,5 +1,6 @@
 """Users and sessions in the Django admin."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
@@ -10,7 +11,8 @@ from django.utils.safestring import mark_safe
 
 from accounts import services
 from accounts.keys import ring
-from accounts.models import Session, SigningKey, User
+from accounts.models import Client, Session, SigningKey, User
+from accounts.oauth import clients
 from accounts.throttling.forms import ThrottledAdminAuthenticationForm
 
 # The admin's sign-in counts failures on the same counters as /login (and shows the same block).
@@ -160,3 +162,96 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a deleted signing key would stop every login until the next start-up
+
+
+def _lines(value: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in value.splitlines() if line.strip())
+
+
+class ClientForm(forms.ModelForm):
+    """Redirect URIs and origins one per line, checked by the same rules as create_client."""
+
+    redirect_uris_text = forms.CharField(label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}))
+    allowed_origins_text = forms.CharField(
+        label="Allowed origins", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    post_logout_redirect_uris_text = forms.CharField(
+        label="Post-logout redirect URIs", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    class Meta:
+        model = Client
+        fields = ("name", "confidential", "first_party", "is_active")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["confidential"].disabled = True  # a public client cannot grow a secret
+            for name in ("redirect_uris", "allowed_origins", "post_logout_redirect_uris"):
+                self.initial[f"{name}_text"] = "\n".join(getattr(self.instance, name))
+
+    def clean(self):
+        data = super().clean()
+        try:
+            for uri in _lines(data.get("redirect_uris_text", "")) + _lines(
+                data.get("post_logout_redirect_uris_text", "")
+            ):
+                clients.check_redirect_uri(uri)
+            for origin in _lines(data.get("allowed_origins_text", "")):
+                clients.check_origin(origin)
+        except clients.InvalidRegistration as e:
+            raise forms.ValidationError(str(e)) from None
+        return data
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    """Clients: created through the same rules as create_client; the secret is shown once."""
+
+    form = ClientForm
+    list_display = ("name", "client_id", "confidential", "first_party", "is_active", "created_at")
+    list_filter = ("confidential", "first_party", "is_active")
+    search_fields = ("name", "client_id")
+    ordering = ("name",)
+    readonly_fields = ("client_id", "created_at")
+    actions = ["disable"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "confidential", "first_party", "is_active", "redirect_uris_text"]
+        fields += ["allowed_origins_text", "post_logout_redirect_uris_text"]
+        return (["client_id", "created_at"] if obj else []) + fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        if change:
+            obj.redirect_uris = list(_lines(data["redirect_uris_text"]))
+            obj.allowed_origins = list(_lines(data["allowed_origins_text"]))
+            obj.post_logout_redirect_uris = list(_lines(data["post_logout_redirect_uris_text"]))
+            obj.save()
+            return
+        client, secret = clients.register(
+            clients.Registration(
+                name=data["name"],
+                redirect_uris=_lines(data["redirect_uris_text"]),
+                confidential=data["confidential"],
+                first_party=data["first_party"],
+                allowed_origins=_lines(data["allowed_origins_text"]),
+                post_logout_redirect_uris=_lines(data["post_logout_redirect_uris_text"]),
+            )
+        )
+        obj.pk = client.pk
+        obj.refresh_from_db()
+        if secret:
+            self.message_user(
+                request,
+                f"Client {client.client_id} registered. Its secret, shown only this once: {secret}",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Disable the selected clients")
+    def disable(self, request, queryset):
+        disabled = queryset.update(is_active=False)
+        self.message_user(request, f"Disabled {disabled} client(s).", messages.SUCCESS)

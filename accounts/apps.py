@@ -12,6 +12,12 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(_signing_key_after_migrate, sender=self)
 
+        from corsheaders.signals import check_request_enabled
+
+        from accounts.oauth.cors import origin_is_registered
+
+        check_request_enabled.connect(origin_is_registered, dispatch_uid="accounts.oauth.cors")
+
 
 def _signing_key_after_migrate(using: str = "default", **kwargs) -> None:
     """`migrate` leaves a signing key behind, as a server's start-up does (accounts.keys.lifecycle)."""

@@ -2,10 +2,11 @@
 
 from rest_framework import HTTP_HEADER_ENCODING, exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts import services
-from accounts.errors import InvalidToken
+from accounts.errors import InsufficientScope, InvalidToken
 
 INVALID_TOKEN_DETAIL = "Could not validate credentials"
 
@@ -46,3 +47,17 @@ class BearerAccessTokenAuthentication(BaseAuthentication):
         if bearer_credentials(request) is None:
             return "Bearer"
         return 'Bearer error="invalid_token"'
+
+
+class OwnAccount(BasePermission):
+    """The user's own account (/users/me/ and its sessions): tokens of /login and token-exchange
+    sessions and of first-party clients' sessions. A third-party client's token gets 403
+    insufficient_scope: such apps read the user through /userinfo, within the granted scopes."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        session = request.auth
+        if session is not None and session.client is not None and not session.client.first_party:
+            raise InsufficientScope(
+                "This endpoint is the user's own account: a third-party client's token cannot use it."
+            )
+        return True

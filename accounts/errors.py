@@ -57,6 +57,44 @@ class InvalidGrant(OAuthError):
     error = "invalid_grant"
 
 
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class InvalidClient(OAuthError):
+    """RFC 6749 §5.2: client authentication failed: 401, with a Basic challenge where Basic was used."""
+
+    error = "invalid_client"
+    status = HTTPStatus.UNAUTHORIZED
+
+    def __init__(self, description: str, *, basic: bool = False) -> None:
+        super().__init__(description)
+        self.basic = basic
+
+    def headers(self) -> dict[str, str]:
+        return {**({"WWW-Authenticate": 'Basic realm="token"'} if self.basic else {}), **NO_STORE}
+
+
+class InsufficientScope(Error):
+    """RFC 6750 §3.1: a valid access token that this endpoint does not accept (403)."""
+
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+    def body(self) -> dict:
+        return {
+            "error": "insufficient_scope",
+            "error_description": self.description,
+            "detail": self.description,
+        }
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="insufficient_scope"', "Cache-Control": "no-store"}
+
+
 class RequestTooLarge(InvalidRequest):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 

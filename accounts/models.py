@@ -85,8 +85,9 @@ class User(AbstractUser):
 
 class SessionQuerySet(models.QuerySet):
     def for_token(self, pk: uuid.UUID) -> "Session | None":
-        """The session `pk` with its user and newest refresh token, or None: exactly what
-        `select_related("user", "newest_record").filter(pk=pk).first()` returns, in one statement.
+        """The session `pk` with its user, newest refresh token record and client, or None: exactly
+        what `select_related("user", "newest_record", "client").filter(pk=pk).first()` returns, in
+        one statement.
 
         This is the lookup of every authenticated request and every rotation. Building the
         query with the ORM costs about a millisecond of Python each time; here the ORM compiles
@@ -114,6 +115,8 @@ class SessionQuerySet(models.QuerySet):
         session = self.model.from_db(self.db, *fields[self.model])
         session.user = User.from_db(self.db, *fields[User])
         session.newest_record = RefreshTokenRecord.from_db(self.db, *fields[RefreshTokenRecord])
+        client_names, client_values = fields[Client]
+        session.client = Client.from_db(self.db, client_names, client_values) if session.client_id else None
         return session
 
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
@@ -129,7 +132,7 @@ class SessionQuerySet(models.QuerySet):
 
 
 def _compile_for_token(model, connection) -> tuple:
-    query = model.objects.select_related("user", "newest_record").filter(pk=uuid.UUID(int=0)).query
+    query = model.objects.select_related("user", "newest_record", "client").filter(pk=uuid.UUID(int=0)).query
     compiler = query.get_compiler(connection=connection)
     sql, _ = compiler.as_sql()
     columns = [column for column, _, _ in compiler.select]
@@ -152,6 +155,7 @@ class Session(models.Model):
         USER_DISABLED = "user_disabled", "the user was disabled"
         ADMIN = "admin", "revoked by an administrator"
         SESSION_LIMIT = "session_limit", "the user started more sessions than SESSIONS_PER_USER_MAX"
+        CODE_REPLAYED = "code_replayed", "its authorization code was presented again"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
@@ -168,6 +172,16 @@ class Session(models.Model):
     last_used_at = models.DateTimeField(help_text="Latest login or refresh.")
     user_agent = models.CharField(max_length=256, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    client = models.ForeignKey(
+        "accounts.Client",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sessions",
+        help_text="The client the session was started through; none for /login.",
+    )
+    scope = models.CharField(max_length=200, blank=True, help_text="Granted scopes, space-separated.")
+    auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
 
@@ -244,3 +258,18 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:12]}… {self.count} since {self.window_start:%H:%M:%S}"
+
+
+# The authorization server's models live with it; imported here so the app registry finds them.
+from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
+
+__all__ = [
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "RefreshTokenRecord",
+    "Session",
+    "SigningKey",
+    "ThrottleCounter",
+    "User",
+]

@@ -7,22 +7,37 @@ from accounts.serializers import DetailSerializer, OAuthErrorSerializer
 
 
 class BearerAccessTokenScheme(OpenApiAuthenticationExtension):
-    """Two ways to authenticate in Swagger UI: paste an access token, or log in (password flow)."""
+    """Three ways to authenticate in Swagger UI: sign in through /authorize (the authorization code
+    flow with PKCE, as the public first-party client demo-docs), log in (password flow), or paste
+    an access token."""
 
     target_class = "accounts.authentication.BearerAccessTokenAuthentication"
-    name = ["bearer", "login"]
+    name = ["authorize", "login", "bearer"]
 
     def get_security_requirement(self, auto_schema):
-        return [{"bearer": []}, {"login": []}]  # either one (OpenAPI: alternatives are list items)
+        # Either one (OpenAPI: alternatives are list items).
+        return [{"authorize": []}, {"login": []}, {"bearer": []}]
 
     def get_security_definition(self, auto_schema):
         return [
-            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token."},
+            {
+                "type": "oauth2",
+                "description": "Sign in at /authorize (authorization code flow with PKCE, client demo-docs).",
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "/authorize",
+                        "tokenUrl": "/token",
+                        "refreshUrl": "/token",
+                        "scopes": {},
+                    }
+                },
+            },
             {
                 "type": "oauth2",
                 "description": "Log in with a username and password at /login.",
                 "flows": {"password": {"tokenUrl": "/login", "refreshUrl": "/token", "scopes": {}}},
             },
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token."},
         ]
 
 

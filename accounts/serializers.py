@@ -81,16 +81,34 @@ class LoginSerializer(OAuthParametersSerializer):
         return {name: required_string(params, name) for name in ("username", "password")}
 
 
-class RefreshGrantSerializer(OAuthParametersSerializer):
-    grant_type = serializers.CharField(initial="refresh_token", help_text='"refresh_token"')
-    refresh_token = serializers.CharField()
+class TokenRequestSerializer(OAuthParametersSerializer):
+    """POST /token: the grant's parameters and the client's (its checks are the grant's)."""
+
+    grant_type = serializers.CharField(
+        initial="refresh_token", help_text='"refresh_token" or "authorization_code"'
+    )
+    refresh_token = serializers.CharField(required=False, help_text="grant_type=refresh_token")
+    code = serializers.CharField(required=False, help_text="grant_type=authorization_code")
+    redirect_uri = serializers.CharField(required=False, help_text="grant_type=authorization_code")
+    code_verifier = serializers.CharField(required=False, help_text="grant_type=authorization_code (PKCE)")
+    client_id = serializers.CharField(required=False, help_text="a public client, or client_secret_post")
+    client_secret = serializers.CharField(
+        required=False, style={"input_type": "password"}, help_text="client_secret_post"
+    )
+    scope = serializers.CharField(required=False, help_text="narrows a client session's new access token")
+
+    def __init__(self, *args, grant_types: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.grant_types = grant_types
 
     def check_parameters(self, params):
-        if params["grant_type"] is None:
+        grant_type = params["grant_type"]
+        if grant_type is None:
             raise InvalidRequest("The parameter 'grant_type' is required.")
-        if params["grant_type"] != "refresh_token":
-            raise UnsupportedGrantType('The only grant type at /token is "refresh_token".')
-        return {"refresh_token": required_string(params, "refresh_token")}
+        if grant_type not in self.grant_types:
+            supported = ", ".join(f'"{name}"' for name in self.grant_types)
+            raise UnsupportedGrantType(f"The grant types at /token are {supported}.")
+        return params
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -99,6 +117,7 @@ class TokenResponseSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Lifetime of the access token, in seconds.")
     refresh_token = serializers.CharField()
     refresh_expires_in = serializers.IntegerField(help_text="Seconds until the refresh token expires.")
+    scope = serializers.CharField(required=False, help_text="A client's session: the access token's scope.")
 
 
 class UserSerializer(serializers.Serializer):
@@ -117,12 +136,15 @@ class RevocationSerializer(OAuthParametersSerializer):
         required=False,
         help_text='"refresh_token" or "access_token"; only a hint, unknown values are ignored.',
     )
+    client_id = serializers.CharField(required=False, help_text="a confidential client (client_secret_post)")
+    client_secret = serializers.CharField(required=False, style={"input_type": "password"})
 
     def check_parameters(self, params):
-        hint = params["token_type_hint"]
         return {
-            "token": required_string(params, "token"),
-            "token_type_hint": hint if isinstance(hint, str) else None,
+            **params,
+            "token_type_hint": params["token_type_hint"]
+            if isinstance(params["token_type_hint"], str)
+            else None,
         }
 
 
@@ -134,6 +156,14 @@ class SessionSerializer(serializers.Serializer):
     user_agent = serializers.CharField()
     ip_address = serializers.IPAddressField(allow_null=True)
     current = serializers.SerializerMethodField(help_text="Whether this is the session of the token used.")
+    client = serializers.SerializerMethodField(
+        help_text="The client it was started through; null for /login."
+    )
+
+    def get_client(self, session) -> dict | None:
+        if session.client is None:
+            return None
+        return {"client_id": session.client.client_id, "name": session.client.name}
 
     def get_expires_at(self, session) -> str:
         return serializers.DateTimeField().to_representation(session.ends_at())
@@ -144,7 +174,15 @@ class SessionSerializer(serializers.Serializer):
 
 class OAuthErrorSerializer(serializers.Serializer):
     error = serializers.ChoiceField(
-        choices=["invalid_request", "unsupported_grant_type", "invalid_grant", "too_many_requests"],
+        choices=[
+            "invalid_request",
+            "invalid_client",
+            "unsupported_grant_type",
+            "invalid_grant",
+            "invalid_scope",
+            "too_many_requests",
+            "temporarily_unavailable",
+        ],
         help_text="RFC 6749 §5.2 (too_many_requests with 429)",
     )
     error_description = serializers.CharField()
@@ -183,7 +221,13 @@ class AuthorizationServerMetadataSerializer(serializers.Serializer):
     token_endpoint = serializers.URLField()
     revocation_endpoint = serializers.URLField()
     jwks_uri = serializers.URLField()
+    authorization_endpoint = serializers.URLField()
     response_types_supported = serializers.ListField(child=serializers.CharField())
+    response_modes_supported = serializers.ListField(child=serializers.CharField())
+    code_challenge_methods_supported = serializers.ListField(child=serializers.CharField())
+    scopes_supported = serializers.ListField(child=serializers.CharField())
+    prompt_values_supported = serializers.ListField(child=serializers.CharField())
+    authorization_response_iss_parameter_supported = serializers.BooleanField()
     grant_types_supported = serializers.ListField(child=serializers.CharField())
     token_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
     revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())

@@ -24,8 +24,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts import audit
 from accounts.callers import Caller
-from accounts.errors import InvalidCredentials, InvalidGrant, InvalidToken
-from accounts.models import RefreshTokenRecord, Session, User
+from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, InvalidToken
+from accounts.models import Client, RefreshTokenRecord, Session, User
 from accounts.signing import token_fingerprint
 from accounts.tokens import AccessToken, RefreshToken, refresh_token_jti
 
@@ -39,6 +39,7 @@ class IssuedTokens:
     refresh_token: str
     refresh_expires_in: int
     session: Session
+    scope: str | None = None  # a client's session: the scope of the access token (maybe narrowed)
 
 
 def login(*, username: str, password: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
@@ -65,8 +66,16 @@ def credentials_check(*, username: str, password: str, caller: Caller) -> User:
     return user
 
 
-def session_start(*, user: User, caller: Caller, now: datetime | None = None) -> IssuedTokens:
-    """Start a session for `user` and return its first token pair.
+def session_start(
+    *,
+    user: User,
+    caller: Caller,
+    client: Client | None = None,
+    scope: str = "",
+    auth_time: datetime | None = None,
+    now: datetime | None = None,
+) -> IssuedTokens:
+    """Start a session for `user` (through `client`, with `scope`) and return its first token pair.
 
     Beyond SESSIONS_PER_USER_MAX active sessions, the user's oldest are revoked: what one valid
     credential can make the service store is bounded.
@@ -82,6 +91,20 @@ def session_start(*, user: User, caller: Caller, now: datetime | None = None) ->
         not_after=expires_at,
     )
     refresh_string = str(refresh)
+    session = Session(
+        id=session_id,
+        user=user,
+        created_at=now,
+        expires_at=expires_at,
+        last_used_at=now,
+        user_agent=caller.user_agent[:256],
+        ip_address=caller.ip_address,
+        client=client,
+        scope=scope,
+        auth_time=auth_time or now,
+    )
+    # Signed before anything is written: a signing key that cannot sign (a 503) starts nothing.
+    issued = _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
     with transaction.atomic():
         # Lock the user row and check it has not changed since the password was checked: a
         # password change (or disabling) that commits meanwhile must not miss this session.
@@ -93,17 +116,8 @@ def session_start(*, user: User, caller: Caller, now: datetime | None = None) ->
             .exists()
         ):
             raise InvalidCredentials()
-        record = _record_refresh_token(user=user, token=refresh, token_string=refresh_string)
-        session = Session.objects.create(
-            id=session_id,
-            user=user,
-            newest_record=record,
-            created_at=now,
-            expires_at=expires_at,
-            last_used_at=now,
-            user_agent=caller.user_agent[:256],
-            ip_address=caller.ip_address,
-        )
+        session.newest_record = _record_refresh_token(user=user, token=refresh, token_string=refresh_string)
+        session.save(force_insert=True)
         # Under the user row's lock: concurrent logins of one user cannot both miss the limit.
         oldest = (
             Session.objects.active(now=now)
@@ -116,38 +130,76 @@ def session_start(*, user: User, caller: Caller, now: datetime | None = None) ->
             now=now,
             user=user.pk,
         )
-    return _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
+    return issued
 
 
-def refresh_token_rotate(*, refresh_token: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
+def refresh_token_rotate(
+    *,
+    refresh_token: str,
+    caller: Caller,
+    client: Client | None = None,
+    scope: str | None = None,
+    now: datetime | None = None,
+) -> IssuedTokens:
     """Spend `refresh_token` and return a new pair of the same session.
 
+    `client` is the client the request authenticated as (or named, for a public one); `scope`
+    narrows the new access token within the session's scope.
+
     Raises InvalidGrant when the token is not a valid refresh token of an active session of an
-    active user with the token's email. Presenting a spent token revokes its session (reuse
-    detection), except for a retry of the newest token's parent within
-    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor again. A refused token is
-    never counted against the caller's address: it proves nothing about a password.
+    active user with the token's email, or belongs to another client than `client` (a /login
+    session's belongs to none). Raises InvalidClient when it belongs to a confidential client and
+    `client` is not that client, and InvalidScope for a `scope` beyond the session's. Presenting
+    a spent token revokes its session (reuse detection), except for a retry of the newest
+    token's parent within REFRESH_TOKEN_REUSE_INTERVAL_SECONDS, which gets the same successor
+    again. A refused token is never counted against the caller's address: it proves nothing about
+    a password.
     """
     now = now or timezone.now()
     try:
-        return _refresh(refresh_token=refresh_token, caller=caller, now=now)
+        return _refresh(refresh_token=refresh_token, caller=caller, client=client, scope=scope, now=now)
     except InvalidGrant as e:
         audit.event("refresh refused", ip=caller.ip_address, reason=e.description)
         raise
 
 
-def _refresh(*, refresh_token: str, caller: Caller, now: datetime) -> IssuedTokens:
+def _refresh(
+    *, refresh_token: str, caller: Caller, client: Client | None, scope: str | None, now: datetime
+) -> IssuedTokens:
     parent = _verified_refresh_token(refresh_token)
     session = _active_session_of(parent, now=now)
     if parent["jti"] == session.newest_record.jti:
         _check_user_of(session, parent)
+        narrowed = _check_client_of(session, client=client, scope=scope)
         try:
-            return _rotate(session=session, parent=parent, caller=caller, now=now)
+            return _rotate(session=session, parent=parent, caller=caller, scope=narrowed, now=now)
         except IntegrityError:
             # A concurrent request rotated the same token first and has committed: the token
             # is now the parent of that request's successor. Look again and judge it as such.
             session = _active_session_of(parent, now=now)
-    return _retry_or_reuse(session=session, parent=parent, caller=caller, now=now)
+    return _retry_or_reuse(session=session, parent=parent, caller=caller, client=client, scope=scope, now=now)
+
+
+def _check_client_of(session: Session, *, client: Client | None, scope: str | None) -> str | None:
+    """Check the session is `client`'s; return the access token's scope (None: the session's).
+
+    A /login or token-exchange session has no client and ignores `scope`.
+    """
+    if client is not None and session.client_id != client.pk:
+        raise InvalidGrant("The refresh token was issued to another client.")
+    if session.client is None:
+        return None
+    if not session.client.is_active:
+        raise InvalidGrant("The client of this refresh token is disabled.")
+    if client is None and session.client.confidential:
+        raise InvalidClient("This refresh token belongs to a confidential client: authenticate as it.")
+    if scope is None:
+        return None
+    granted = set(session.scope.split())
+    requested = set(scope.split())
+    if not requested <= granted:
+        raise InvalidScope("The scope asked for is beyond the scope first granted.")
+    return " ".join(sorted(requested))
 
 
 def access_token_authenticate(*, access_token: str, now: datetime | None = None) -> tuple[User, Session]:
@@ -171,11 +223,19 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
     return session.user, session
 
 
-def token_revoke(*, token: str, token_type_hint: str | None = None, now: datetime | None = None) -> None:
+def token_revoke(
+    *,
+    token: str,
+    token_type_hint: str | None = None,
+    client: Client | None = None,
+    now: datetime | None = None,
+) -> None:
     """RFC 7009: revoke the session of a valid refresh or access token; ignore anything else.
 
     The hint only decides which kind is tried first. A spent refresh token still names its
-    session, so presenting one here revokes that session as well.
+    session, so presenting one here revokes that session as well. A client revokes only tokens
+    of its own sessions (another's are ignored, RFC 7009 §2.1); a confidential client's token
+    needs that client's authentication (InvalidClient otherwise).
     """
     kinds = (AccessToken, RefreshToken) if token_type_hint == "access_token" else (RefreshToken, AccessToken)
     for kind in kinds:
@@ -184,9 +244,16 @@ def token_revoke(*, token: str, token_type_hint: str | None = None, now: datetim
         except TokenError:
             continue
         session_id = _as_uuid(parsed.session_id)
-        if session_id:
-            session = Session.objects.filter(pk=session_id)
-            _revoke(session, reason=Session.EndReason.LOGOUT, now=now, sid=session_id)
+        owner = Session.objects.filter(pk=session_id).select_related("client").first() if session_id else None
+        if owner is None:
+            return
+        if owner.client is not None and owner.client.confidential and client is None:
+            raise InvalidClient("This token belongs to a confidential client: authenticate as it.")
+        if client is not None and owner.client_id != client.pk:
+            return
+        _revoke(
+            Session.objects.filter(pk=session_id), reason=Session.EndReason.LOGOUT, now=now, sid=session_id
+        )
         return
 
 
@@ -195,7 +262,7 @@ def session_list(*, user: User, now: datetime | None = None) -> list[Session]:
     return list(
         Session.objects.active(now=now)
         .filter(user=user)
-        .select_related("newest_record")
+        .select_related("newest_record", "client")
         .order_by("-created_at")[: settings.SESSIONS_PER_USER_MAX]
     )
 
@@ -221,6 +288,12 @@ def user_sessions_revoke(*, user: User, reason: str, now: datetime | None = None
     return _revoke(Session.objects.filter(user=user), reason=reason, now=now, user=user.pk)
 
 
+def code_replay_revoke(*, session_id: uuid.UUID, now: datetime | None = None) -> int:
+    """Revoke the session started by an authorization code that was presented again (RFC 6749 §4.1.2)."""
+    sessions = Session.objects.filter(pk=session_id)
+    return _revoke(sessions, reason=Session.EndReason.CODE_REPLAYED, now=now, sid=session_id)
+
+
 def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None = None) -> int:
     """Revoke `sessions` on an administrator's order; return how many were still active."""
     return _revoke(sessions, reason=Session.EndReason.ADMIN, now=now)
@@ -241,11 +314,14 @@ def _revoke(
         name = "logout everywhere"
     elif reason == Session.EndReason.REUSE_DETECTED:
         name = "refresh token reuse detected"
+    elif reason == Session.EndReason.CODE_REPLAYED:
+        name = "authorization code replayed"
     else:
         name = "session revoked"
     revoked = sessions.revoke(reason=reason, now=now)
     if revoked or always:
-        level = logging.WARNING if reason == Session.EndReason.REUSE_DETECTED else logging.INFO
+        alarming = reason in (Session.EndReason.REUSE_DETECTED, Session.EndReason.CODE_REPLAYED)
+        level = logging.WARNING if alarming else logging.INFO
         audit.event(name, level=level, reason=reason, revoked=revoked, **fields)
     return revoked
 
@@ -253,7 +329,9 @@ def _revoke(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _rotate(*, session: Session, parent: RefreshToken, caller: Caller, now: datetime) -> IssuedTokens:
+def _rotate(
+    *, session: Session, parent: RefreshToken, caller: Caller, scope: str | None, now: datetime
+) -> IssuedTokens:
     parent_record = session.newest_record
     child = RefreshToken.issue(
         session_id=str(session.pk),
@@ -263,6 +341,8 @@ def _rotate(*, session: Session, parent: RefreshToken, caller: Caller, now: date
         not_after=session.expires_at,
     )
     child_string = str(child)
+    # Signed before anything is written: a signing key that cannot sign (a 503) spends nothing.
+    issued = _issued(session=session, refresh=child, refresh_string=child_string, scope=scope, now=now)
     with transaction.atomic():
         # The unique jti makes this insert the decision: the parent's only successor.
         record = _record_refresh_token(user=session.user, token=child, token_string=child_string)
@@ -279,10 +359,18 @@ def _rotate(*, session: Session, parent: RefreshToken, caller: Caller, now: date
         BlacklistedToken.objects.create(token_id=parent_record.pk)
     session.newest_record = record
     audit.event("refresh", user=session.user_id, ip=caller.ip_address, sid=session.pk)
-    return _issued(session=session, refresh=child, refresh_string=child_string, now=now)
+    return issued
 
 
-def _retry_or_reuse(*, session: Session, parent: RefreshToken, caller: Caller, now: datetime) -> IssuedTokens:
+def _retry_or_reuse(
+    *,
+    session: Session,
+    parent: RefreshToken,
+    caller: Caller,
+    client: Client | None,
+    scope: str | None,
+    now: datetime,
+) -> IssuedTokens:
     newest = session.newest_record
     if parent["jti"] == newest.jti:
         # Only reachable when the competing transaction failed after all: nothing was spent.
@@ -291,8 +379,9 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, caller: Caller, n
     is_parent_of_newest = refresh_token_jti(session.pk, parent_jti=parent["jti"]) == newest.jti
     if grace and is_parent_of_newest and now - newest.created_at <= grace:
         _check_user_of(session, parent)
+        narrowed = _check_client_of(session, client=client, scope=scope)
         audit.event("refresh retried", user=session.user_id, ip=caller.ip_address, sid=session.pk)
-        return _reissue_newest(session=session, now=now)
+        return _reissue_newest(session=session, scope=narrowed, now=now)
     # A spent token, whatever became of its user since: the theft signal of RFC 9700 §4.14.2.
     _revoke(
         Session.objects.filter(pk=session.pk),
@@ -305,7 +394,7 @@ def _retry_or_reuse(*, session: Session, parent: RefreshToken, caller: Caller, n
     raise InvalidGrant("The refresh token was already used; its session is revoked.")
 
 
-def _reissue_newest(*, session: Session, now: datetime) -> IssuedTokens:
+def _reissue_newest(*, session: Session, scope: str | None, now: datetime) -> IssuedTokens:
     """The session's newest refresh token again, rebuilt from its record, with a new access token."""
     newest = session.newest_record
     refresh = RefreshToken.issue(
@@ -320,7 +409,7 @@ def _reissue_newest(*, session: Session, now: datetime) -> IssuedTokens:
     if token_fingerprint(refresh_string) != newest.token:
         # Signing configuration changed since the rotation: the same token cannot be rebuilt.
         raise InvalidGrant("The refresh token was already used.")
-    return _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
+    return _issued(session=session, refresh=refresh, refresh_string=refresh_string, scope=scope, now=now)
 
 
 def _verified_refresh_token(raw: str) -> RefreshToken:
@@ -363,13 +452,23 @@ def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str)
     )
 
 
-def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now: datetime) -> IssuedTokens:
+def _issued(
+    *, session: Session, refresh: RefreshToken, refresh_string: str, now: datetime, scope: str | None = None
+) -> IssuedTokens:
+    """The pair handed out: a new access token (RFC 9068 claims) beside `refresh`."""
+    claims = {"aud": settings.ACCESS_TOKEN_AUDIENCE}
+    if session.client_id:
+        scope = session.scope if scope is None else scope
+        claims["client_id"] = session.client_id
+        if scope:
+            claims["scope"] = scope
     access = AccessToken.issue(
         session_id=str(session.pk),
         subject=session.user.get_username(),
         jti=uuid.uuid4().hex,
         issued_at=now,
         not_after=refresh.expires_at,
+        claims=claims,
     )
     return IssuedTokens(
         access_token=str(access),
@@ -377,6 +476,7 @@ def _issued(*, session: Session, refresh: RefreshToken, refresh_string: str, now
         refresh_token=refresh_string,
         refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
         session=session,
+        scope=scope if session.client_id else None,
     )
 
 

@@ -41,6 +41,7 @@ class SessionToken(Token):
         issued_at: datetime,
         not_after: datetime,
         expires_at: datetime | None = None,
+        claims: dict | None = None,
     ) -> Self:
         """A new token that expires after its lifetime, or at `not_after` if that comes first
         (or exactly at `expires_at`, to rebuild a token already issued).
@@ -63,6 +64,7 @@ class SessionToken(Token):
             "jti": jti,
             "sub": subject,
             "sid": session_id,
+            **(claims or {}),
         }
         return token
 
@@ -97,6 +99,13 @@ class AccessToken(SessionToken):
         # does was forged (with a stolen key, say, `exp` years ahead) and is refused.
         if self.payload["exp"] - self.payload["iat"] > self.lifetime.total_seconds():
             raise TokenError("Token lives longer than an access token can")
+        # Every token this service issues names its audience (RFC 9068 §2.2); one for another
+        # audience is refused. (A token without `aud` predates the claim and lives on until it expires.)
+        audience = self.payload.get("aud", settings.ACCESS_TOKEN_AUDIENCE)
+        if audience != settings.ACCESS_TOKEN_AUDIENCE and not (
+            isinstance(audience, list) and settings.ACCESS_TOKEN_AUDIENCE in audience
+        ):
+            raise TokenError("Token is for another audience")
 
     def get_token_backend(self) -> signing.TypedTokenBackend:
         return signing.access_token_backend()

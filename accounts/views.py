@@ -8,15 +8,19 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.authentication import OwnAccount
 from accounts.callers import caller_of
 from accounts.errors import NO_STORE
 from accounts.keys import ring
+from accounts.oauth.clients import client_authenticate
+from accounts.oauth.credentials import client_credentials
+from accounts.oauth.grants import GRANTS
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
     AuthorizationServerMetadataSerializer,
@@ -24,11 +28,12 @@ from accounts.serializers import (
     HealthSerializer,
     JwksSerializer,
     LoginSerializer,
-    RefreshGrantSerializer,
     RevocationSerializer,
     SessionSerializer,
+    TokenRequestSerializer,
     TokenResponseSerializer,
     UserSerializer,
+    required_string,
 )
 
 
@@ -41,6 +46,7 @@ def token_response(issued: services.IssuedTokens) -> Response:
             "expires_in": issued.expires_in,
             "refresh_token": issued.refresh_token,
             "refresh_expires_in": issued.refresh_expires_in,
+            **({"scope": issued.scope} if issued.scope is not None else {}),
         }
     ).data
     return Response(body, headers=NO_STORE)
@@ -83,27 +89,30 @@ class LoginView(OAuthEndpoint):
 
 
 class TokenView(OAuthEndpoint):
-    """The token endpoint: grant_type=refresh_token spends a refresh token for a new pair."""
+    """The token endpoint: one grant class per grant_type (accounts.oauth.grants)."""
 
-    serializer_class = RefreshGrantSerializer
+    serializer_class = TokenRequestSerializer
+
+    def get_serializer(self, *args, **kwargs):
+        return super().get_serializer(*args, grant_types=tuple(GRANTS), **kwargs)
 
     @extend_schema(
-        request=form_or_json(RefreshGrantSerializer),
-        responses={200: TokenResponseSerializer, 400: OAUTH_ERROR, **BODY_ERRORS},
+        request=form_or_json(TokenRequestSerializer),
+        responses={200: TokenResponseSerializer, 400: OAUTH_ERROR, 401: OAUTH_ERROR, **BODY_ERRORS},
         auth=[],
     )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
-        issued = services.refresh_token_rotate(
-            refresh_token=params["refresh_token"], caller=caller_of(request)
-        )
-        return token_response(issued)
+        client = client_authenticate(client_credentials(request, params))
+        grant = GRANTS[params["grant_type"]](params, client=client, caller=caller_of(request))
+        return token_response(grant.issue())
 
 
 class MeView(GenericAPIView):
     """The signed-in user."""
 
     serializer_class = UserSerializer
+    permission_classes = [IsAuthenticated, OwnAccount]
 
     @extend_schema(responses={200: UserSerializer, 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
@@ -127,12 +136,17 @@ class RevokeView(OAuthEndpoint):
     )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
-        services.token_revoke(token=params["token"], token_type_hint=params["token_type_hint"])
+        client = client_authenticate(client_credentials(request, params))
+        services.token_revoke(
+            token=required_string(params, "token"), token_type_hint=params["token_type_hint"], client=client
+        )
         return Response(status=HTTPStatus.OK, headers=NO_STORE)
 
 
 class SessionListView(APIView):
     """The signed-in user's active sessions; DELETE logs out everywhere."""
+
+    permission_classes = [IsAuthenticated, OwnAccount]
 
     @extend_schema(responses={200: SessionSerializer(many=True), 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
@@ -153,6 +167,8 @@ class SessionListView(APIView):
 class SessionDetailView(APIView):
     """DELETE revokes one session of the signed-in user."""
 
+    permission_classes = [IsAuthenticated, OwnAccount]
+
     @extend_schema(
         responses={
             204: OpenApiResponse(description="Revoked."),
@@ -166,6 +182,10 @@ class SessionDetailView(APIView):
         return Response(status=HTTPStatus.NO_CONTENT)
 
 
+# /.well-known/* answer every origin: they are public documents (no credentials involved).
+ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+
+
 class PublicEndpoint(GenericAPIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -176,7 +196,7 @@ class JwksView(PublicEndpoint):
 
     @extend_schema(responses={200: JwksSerializer})
     def get(self, request: Request) -> Response:
-        return Response(ring.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return Response(ring.jwks(), headers={"Cache-Control": "public, max-age=300", **ANY_ORIGIN})
 
 
 class AuthorizationServerMetadataView(PublicEndpoint):
@@ -184,22 +204,31 @@ class AuthorizationServerMetadataView(PublicEndpoint):
 
     @extend_schema(responses={200: AuthorizationServerMetadataSerializer})
     def get(self, request: Request) -> Response:
-        return Response(authorization_server_metadata(), headers={"Cache-Control": "public, max-age=3600"})
+        return Response(
+            authorization_server_metadata(), headers={"Cache-Control": "public, max-age=3600", **ANY_ORIGIN}
+        )
 
 
 def authorization_server_metadata() -> dict:
+    """RFC 8414 metadata: every endpoint URL is the issuer followed by the endpoint's path."""
     issuer = settings.TOKEN_ISSUER
     base = issuer.rstrip("/")
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{base}/authorize",
         "token_endpoint": f"{base}/token",
         "revocation_endpoint": f"{base}/revoke",
         "jwks_uri": f"{base}/.well-known/jwks.json",
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
         # The password grant lives at /login and is deliberately not advertised (RFC 9700 §2.4).
-        "grant_types_supported": ["refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "revocation_endpoint_auth_methods_supported": ["none"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "scopes_supported": ["openid", "profile", "email"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,
         "service_documentation": f"{base}/docs/",
     }
 

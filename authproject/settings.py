@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -89,6 +90,7 @@ MIDDLEWARE = [
     "accounts.middleware.OutageMiddleware",
     "accounts.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.FrameAncestorsMiddleware",
 ]
 
 ROOT_URLCONF = "authproject.urls"
@@ -205,6 +208,12 @@ REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = env_int("REFRESH_TOKEN_REUSE_INTERVAL_SEC
 
 # The `iss` of every token. Never taken from the request's Host header.
 TOKEN_ISSUER = os.environ.get("TOKEN_ISSUER", "").strip() or "http://127.0.0.1:8000"
+# The `aud` of every access token (RFC 9068): who may accept them. Defaults to the issuer.
+ACCESS_TOKEN_AUDIENCE = os.environ.get("ACCESS_TOKEN_AUDIENCE", "").strip() or TOKEN_ISSUER
+# How long an authorization code of /authorize may wait for its exchange.
+AUTHORIZATION_CODE_LIFETIME_SECONDS = env_int("AUTHORIZATION_CODE_LIFETIME_SECONDS", 60, minimum=1)
+# The browser sign-in of /authorize (a Django session cookie): how long it lasts.
+SESSION_COOKIE_AGE = env_int("BROWSER_SIGN_IN_LIFETIME_SECONDS", 43200, minimum=60)
 # Access tokens: RS256 by default (RFC 9068); ES256 and EdDSA are cheaper to sign; HS256 keeps
 # them private to this service. Checked at start-up by accounts/checks.py.
 ACCESS_TOKEN_ALGORITHM = os.environ.get("ACCESS_TOKEN_ALGORITHM", "").strip() or "RS256"
@@ -236,7 +245,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": True,
+        # The redirect URI registered for demo-docs by seed_demo_users.
+        "oauth2RedirectUrl": f"{TOKEN_ISSUER.rstrip('/')}/docs/oauth2-redirect.html",
+    },
+    "SWAGGER_UI_OAUTH2_CONFIG": {"clientId": "demo-docs", "usePkceWithAuthorizationCodeGrant": True},
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
@@ -268,6 +282,11 @@ if REDIS_URL:
 # networks, comma-separated; `unix` for a proxy on a unix socket): then the X-Forwarded-For
 # entry the nearest untrusted hop added. Checked at start-up (accounts.E006).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
+# --- CORS (django-cors-headers; allowed origins come from the clients, accounts/oauth/cors.py) ----
+CORS_URLS_REGEX = r"^/(token|revoke|userinfo|users/me(/sessions(/[^/]+)?)?)/?$"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_CREDENTIALS = False  # no cookie is accepted cross-origin
 
 # --- HTTPS (off unless the operator turns them on; see the README's "Deploy") ---------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)

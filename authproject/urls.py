@@ -2,15 +2,17 @@
 
 from django.contrib import admin
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerOauthRedirectView, SpectacularSwaggerView
 
 from accounts import views
+from accounts.oauth import views as oauth_views
 
 handler500 = "accounts.middleware.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^login/?$", views.LoginView.as_view(), name="login"),
+    re_path(r"^authorize/?$", oauth_views.AuthorizeView.as_view(), name="authorize"),
     re_path(r"^token/?$", views.TokenView.as_view(), name="token"),
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),
     re_path(r"^users/me/?$", views.MeView.as_view(), name="me"),
@@ -24,6 +26,11 @@ urlpatterns = [
     re_path(r"^healthz/?$", views.HealthView.as_view(), name="healthz"),
     re_path(r"^schema/?$", views.SchemaView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "docs/oauth2-redirect.html",
+        SpectacularSwaggerOauthRedirectView.as_view(),
+        name="docs-oauth2-redirect",
+    ),
     re_path(
         r"^users/me/sessions/(?P<session_id>[^/]+)/?$",
         views.SessionDetailView.as_view(),

@@ -23,15 +23,31 @@ def test_metadata_publishes_the_endpoints_under_the_issuer(api_client, db, setti
     assert metadata["token_endpoint"] == "https://auth.example.com/token"
     assert metadata["revocation_endpoint"] == "https://auth.example.com/revoke"
     assert metadata["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
-    assert metadata["response_types_supported"] == []
-    assert metadata["token_endpoint_auth_methods_supported"] == ["none"]
+    assert metadata["authorization_endpoint"] == "https://auth.example.com/authorize"
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["response_modes_supported"] == ["query"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["token_endpoint_auth_methods_supported"] == [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert {"openid", "profile", "email"} <= set(metadata["scopes_supported"])
+    assert set(metadata["prompt_values_supported"]) == {"none", "login", "consent"}
 
 
-def test_metadata_advertises_the_refresh_grant_and_never_the_password_grant(api_client, db):
+def test_metadata_advertises_the_code_and_refresh_grants_and_never_the_password_grant(api_client, db):
     grants = api_client.get("/.well-known/oauth-authorization-server").json()["grant_types_supported"]
 
-    assert "refresh_token" in grants
+    assert set(grants) == {"authorization_code", "refresh_token"}
     assert "password" not in grants
+
+
+def test_well_known_documents_answer_every_origin(api_client, db):
+    for path in ("/.well-known/oauth-authorization-server", "/.well-known/jwks.json"):
+        response = api_client.get(path, HTTP_ORIGIN="https://anywhere.example")
+        assert response["Access-Control-Allow-Origin"] == "*"
 
 
 def test_every_token_carries_the_metadata_issuer(api_client, tokens):

@@ -41,6 +41,13 @@ def ensure_signing_key(*, now: datetime | None = None) -> SigningKey | None:
         row, created = SigningKey.objects.get_or_create(
             kid=fields["kid"], defaults={**fields, "private_key": "", "created_at": now, "activates_at": now}
         )
+        trusted = list(SigningKey.objects.filter(algorithm=algorithm, compromised_at__isnull=True))
+        current = ring.key_states(trusted, now=now).signing.get(algorithm)
+        if not created and current is not None and current.kid != row.kid and row.compromised_at is None:
+            # Configured again after another key signed: it signs from now on, for every host.
+            SigningKey.objects.filter(pk=row.pk).update(activates_at=now)
+            row.activates_at = now
+            created = True
         if created:
             ring.reset()
             logger.info("operator's signing key recorded", extra={"kid": row.kid})

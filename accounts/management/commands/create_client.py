@@ -1,0 +1,41 @@
+"""Register a client: prints {"client_id", "client_secret"} (the secret shown only this once)."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.oauth.clients import InvalidRegistration, Registration, register
+
+
+class Command(BaseCommand):
+    help = "Register an OAuth client; print its client_id and (confidential clients) its secret as JSON."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--redirect-uri", action="append", required=True, dest="redirect_uris")
+        parser.add_argument("--confidential", action="store_true", help="a server that keeps a secret")
+        parser.add_argument("--first-party", action="store_true", help="never shown the consent page")
+        parser.add_argument("--allowed-origin", action="append", default=[], dest="allowed_origins")
+        parser.add_argument(
+            "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_redirect_uris"
+        )
+        parser.add_argument("--client-id", help="choose the client_id (default: random)")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            client, secret = register(
+                Registration(
+                    name=options["name"],
+                    redirect_uris=tuple(options["redirect_uris"]),
+                    confidential=options["confidential"],
+                    first_party=options["first_party"],
+                    allowed_origins=tuple(options["allowed_origins"]),
+                    post_logout_redirect_uris=tuple(options["post_logout_redirect_uris"]),
+                    client_id=options["client_id"],
+                )
+            )
+        except InvalidRegistration as e:
+            raise CommandError(str(e)) from None
+        self.stdout.write(
+            json.dumps({"client_id": client.client_id, "client_secret": secret, "name": client.name})
+        )

@@ -1,0 +1,207 @@
+"""The rules of registered clients: which redirect URIs and origins they may have, how their
+secrets are made and checked, and how a request authenticates as one. No HTTP here.
+
+Redirect URIs (RFC 8252 §7, RFC 9700 §4.1): absolute, without fragment or userinfo; `https`;
+`http` only on the loopback literals 127.0.0.1 and [::1]; or a private-use scheme that is a
+reverse domain name. They are compared as exact strings, except that a registered loopback URI
+matches the same URI with any port (RFC 8252 §7.3). Nothing else is matched loosely.
+
+Client secrets are 256 random bits, so they need no stretching: the database keeps an HMAC-SHA256
+of the secret under a key derived from SECRET_KEY (a copy of the database alone cannot even test
+a guess), and checking one costs a microsecond, not a password hash.
+"""
+
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from accounts.errors import InvalidClient
+from accounts.oauth.models import Client
+
+LOOPBACK_HOSTS = ("127.0.0.1", "[::1]")
+# RFC 8252 §7.1: a private-use scheme is a reverse domain name the app controls (at least one dot).
+PRIVATE_USE_SCHEME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")
+ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+
+
+class InvalidRegistration(ValueError):
+    """A client's registration breaks a rule; the message says which."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What an operator registers (create_client, the admin)."""
+
+    name: str
+    redirect_uris: tuple[str, ...]
+    confidential: bool = False
+    first_party: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    client_id: str | None = None
+
+
+def check_redirect_uri(uri: str) -> None:
+    """Raise InvalidRegistration unless `uri` may be registered as a redirect URI."""
+    parts = urlsplit(uri)
+    if not parts.scheme or "#" in uri:
+        raise InvalidRegistration(f"{uri!r}: a redirect URI is absolute and has no fragment")
+    if parts.scheme in ("http", "https"):
+        if not parts.netloc or "@" in parts.netloc:
+            raise InvalidRegistration(f"{uri!r}: a redirect URI has a host and no userinfo")
+        if parts.scheme == "http" and _host(parts.netloc) not in LOOPBACK_HOSTS:
+            raise InvalidRegistration(f"{uri!r}: http only on the loopback addresses 127.0.0.1 and [::1]")
+        _port(parts.netloc, uri)
+        return
+    if not PRIVATE_USE_SCHEME.match(parts.scheme) or parts.netloc:
+        raise InvalidRegistration(
+            f"{uri!r}: use https, http on 127.0.0.1 or [::1], or a private-use scheme that is a reverse "
+            "domain name (com.example.app:/callback)"
+        )
+
+
+def check_origin(origin: str) -> None:
+    """Raise InvalidRegistration unless `origin` is exactly scheme://host[:port]."""
+    if not ORIGIN.match(origin):
+        raise InvalidRegistration(f"{origin!r}: an allowed origin is scheme://host[:port], with no path")
+    _port(urlsplit(origin).netloc, origin)
+
+
+def redirect_uri_matches(registered: list[str], presented: str) -> bool:
+    """Whether `presented` is one of the `registered` URIs (loopback URIs: with any port)."""
+    if presented in registered:
+        return True
+    parts = urlsplit(presented)
+    # The raw prefix, not the parsed scheme (which urlsplit lowercases): HTTP:// is not a match.
+    if not presented.startswith("http://") or _host(parts.netloc) not in LOOPBACK_HOSTS or "#" in presented:
+        return False
+    for uri in registered:
+        candidate = urlsplit(uri)
+        if (
+            uri.startswith("http://")
+            and _host(candidate.netloc) == _host(parts.netloc)
+            and "@" not in parts.netloc
+            and (candidate.path, candidate.query) == (parts.path, parts.query)
+            and _has_valid_port(parts.netloc)
+        ):
+            return True
+    return False
+
+
+def register(registration: Registration) -> tuple[Client, str | None]:
+    """Create a client; return it and its secret (None for a public client), shown only this once.
+
+    Raises InvalidRegistration, registering nothing, when any part breaks a rule.
+    """
+    if not registration.name.strip():
+        raise InvalidRegistration("a client needs a name")
+    if not registration.redirect_uris:
+        raise InvalidRegistration("a client needs at least one redirect URI")
+    for uri in registration.redirect_uris:
+        check_redirect_uri(uri)
+    for uri in registration.post_logout_redirect_uris:
+        check_redirect_uri(uri)
+    for origin in registration.allowed_origins:
+        check_origin(origin)
+    client_id = registration.client_id or secrets.token_urlsafe(16)
+    if not CLIENT_ID.match(client_id):
+        raise InvalidRegistration(f"{client_id!r}: a client id is 1 to 64 of A-Z a-z 0-9 . _ ~ -")
+    secret = secrets.token_urlsafe(32) if registration.confidential else None
+    with transaction.atomic():
+        if Client.objects.filter(pk=client_id).exists():
+            raise InvalidRegistration(f"a client {client_id!r} exists already")
+        client = Client.objects.create(
+            client_id=client_id,
+            name=registration.name.strip(),
+            confidential=registration.confidential,
+            secret_hash=secret_hash(secret) if secret else "",
+            first_party=registration.first_party,
+            redirect_uris=list(registration.redirect_uris),
+            allowed_origins=list(registration.allowed_origins),
+            post_logout_redirect_uris=list(registration.post_logout_redirect_uris),
+        )
+    return client, secret
+
+
+def new_secret(client: Client) -> str:
+    """Give a confidential client a new secret (the old one stops at once); return it, shown once."""
+    secret = secrets.token_urlsafe(32)
+    Client.objects.filter(pk=client.pk).update(secret_hash=secret_hash(secret))
+    client.secret_hash = secret_hash(secret)
+    return secret
+
+
+def secret_hash(secret: str, *, key: str | None = None) -> str:
+    """What the database keeps of a client secret: HMAC-SHA256 under a key derived from SECRET_KEY."""
+    return salted_hmac(
+        "accounts.oauth.client-secret", secret, secret=key or settings.SECRET_KEY, algorithm="sha256"
+    ).hexdigest()
+
+
+def secret_matches(client: Client, secret: str) -> bool:
+    """Whether `secret` is the client's (SECRET_KEY, then each of SECRET_KEY_FALLBACKS)."""
+    if not client.secret_hash:
+        return False
+    return any(
+        constant_time_compare(secret_hash(secret, key=key), client.secret_hash)
+        for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    )
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """What a request said about its client, as the HTTP edge parsed it."""
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    basic: bool = False  # the credentials came in an `Authorization: Basic` header
+    both: bool = False  # credentials both in the header and in the body
+
+
+def client_authenticate(credentials: ClientCredentials) -> Client | None:
+    """The active client these credentials authenticate, or None when they name no client.
+
+    Raises InvalidClient for an unknown client_id, a wrong secret, a confidential client without
+    its secret, a secret for a public client, or credentials both in the header and the body.
+    A public client is identified by its client_id alone (PKCE is its proof).
+    """
+    if credentials.both:
+        raise InvalidClient(
+            "Send the client's credentials once: in the Authorization header or the body.", basic=True
+        )
+    if credentials.client_id is None:
+        if credentials.client_secret is not None:
+            raise InvalidClient("A client_secret needs its client_id.", basic=credentials.basic)
+        return None
+    client = Client.objects.filter(pk=credentials.client_id, is_active=True).first()
+    if client is None:
+        raise InvalidClient("Unknown client.", basic=credentials.basic)
+    if client.confidential:
+        if credentials.client_secret is None or not secret_matches(client, credentials.client_secret):
+            raise InvalidClient("The client could not be authenticated.", basic=credentials.basic)
+    elif credentials.client_secret is not None:
+        raise InvalidClient("A public client has no secret.", basic=credentials.basic)
+    return client
+
+
+def _host(netloc: str) -> str:
+    host = netloc.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.split(":", 1)[0]
+
+
+def _has_valid_port(netloc: str) -> bool:
+    rest = netloc[len(_host(netloc)) :]
+    return rest == "" or (rest.startswith(":") and rest[1:].isdigit() and 0 < int(rest[1:]) < 65536)
+
+
+def _port(netloc: str, where: str) -> None:
+    if not _has_valid_port(netloc):
+        raise InvalidRegistration(f"{where!r}: the port is not a number from 1 to 65535")

@@ -1,0 +1,38 @@
+"""Reading a client's credentials off a request (RFC 6749 §2.3.1): the HTTP half of client
+authentication; accounts.oauth.clients.client_authenticate is the rule."""
+
+import base64
+import binascii
+from urllib.parse import unquote_plus
+
+from django.http import HttpRequest
+
+from accounts.errors import InvalidClient
+from accounts.oauth.clients import ClientCredentials
+
+
+def client_credentials(request: HttpRequest, params: dict) -> ClientCredentials:
+    """The credentials of `Authorization: Basic` (client_secret_basic) and of the body's
+    client_id and client_secret (client_secret_post, or a public client's client_id).
+
+    Raises InvalidClient for a Basic header that cannot be decoded.
+    """
+    body_id, body_secret = params.get("client_id"), params.get("client_secret")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return ClientCredentials(client_id=body_id, client_secret=body_secret)
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        raw_id, separator, raw_secret = decoded.partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidClient("The Authorization header is not valid Basic credentials.", basic=True) from None
+    if not separator or not raw_id:
+        raise InvalidClient("The Authorization header is not valid Basic credentials.", basic=True)
+    # The id and secret are form-urlencoded before base64 (RFC 6749 §2.3.1).
+    return ClientCredentials(
+        client_id=unquote_plus(raw_id),
+        client_secret=unquote_plus(raw_secret) or None,
+        basic=True,
+        both=body_id is not None or body_secret is not None,
+    )

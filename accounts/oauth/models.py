@@ -1,0 +1,86 @@
+"""Registered clients, their authorization codes, and the consents users gave them.
+
+Declared here and imported by accounts/models.py: one `accounts` app, one set of migrations.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Client(models.Model):
+    """An application that signs users in through /authorize (accounts.oauth.clients has its rules)."""
+
+    client_id = models.CharField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=150)
+    confidential = models.BooleanField(
+        default=False, help_text="A server that authenticates with its secret; public clients use PKCE alone."
+    )
+    secret_hash = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="Keyed SHA-256 of the secret; the secret itself is never stored.",
+    )
+    first_party = models.BooleanField(default=False, help_text="Never shown the consent page.")
+    redirect_uris = models.JSONField(default=list)
+    allowed_origins = models.JSONField(default=list, blank=True, help_text="Browser origins allowed by CORS.")
+    post_logout_redirect_uris = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(
+        default=True, help_text="A disabled client can neither authorize nor refresh."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "accounts"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class AuthorizationCode(models.Model):
+    """One code of /authorize: stored as its SHA-256, exchanged at most once (`exchanged_at`)."""
+
+    code_hash = models.CharField(primary_key=True, max_length=64)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="codes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authorization_codes"
+    )
+    redirect_uri = models.TextField()
+    code_challenge = models.CharField(max_length=43)
+    scope = models.CharField(max_length=200, blank=True)
+    nonce = models.CharField(max_length=512, blank=True)
+    auth_time = models.DateTimeField(help_text="When the user signed in.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    exchanged_at = models.DateTimeField(null=True, blank=True)
+    session = models.ForeignKey(
+        "accounts.Session",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The session its exchange started (revoked if the code is replayed).",
+    )
+
+    class Meta:
+        app_label = "accounts"
+        indexes = [models.Index(fields=["expires_at"], name="accounts_code_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"code {self.code_hash[:8]}… of {self.client_id}"
+
+
+class Consent(models.Model):
+    """The scopes a user has granted a client, remembered so the consent page is not shown again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    scopes = models.JSONField(default=list)
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "accounts"
+        constraints = [models.UniqueConstraint(fields=["user", "client"], name="accounts_consent_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.client_id}: {' '.join(self.scopes)}"
