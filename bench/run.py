@@ -12,6 +12,7 @@ under bench/results/.
 """
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ CONCURRENCY = 8
 WRK = PROJECT / "bench" / "wrk"
 RESULTS = PROJECT / "bench" / "results"
 PASSWORD = "bench password"
+CODES = 15000  # authorization codes made per client: more than one run of exchanges spends
 
 
 # --- CPU of process trees, from /proc -----------------------------------------------------------
@@ -179,6 +182,24 @@ def main() -> None:
         env=env,
         check=True,
     )
+    authz = json.loads(
+        subprocess.run(
+            [
+                PYTHON,
+                "manage.py",
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                f"from bench.fixtures import prepare; print(prepare({CODES}))",
+            ],
+            cwd=PROJECT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     results: list[dict] = []
     seconds = args.seconds
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,6 +213,23 @@ def main() -> None:
             bearer = {"Authorization": f"Bearer {ours[0]['access_token']}"}
             stock_bearer = {"Authorization": f"Bearer {stock[0]['access']}"}
             login_body = f"username=bench&password={PASSWORD.replace(' ', '+')}"
+            code_files = {}
+            for name, codes in authz["codes"].items():
+                code_files[name] = Path(tmp) / f"codes-{name}.txt"
+                code_files[name].write_text("\n".join(codes) + "\n")
+            server_secret = authz["clients"]["bench-server"]["client_secret"]
+            basic = base64.b64encode(f"bench-server:{server_secret}".encode()).decode()
+            authorize_path = "/authorize?" + urllib.parse.urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": "bench-app",
+                    "redirect_uri": authz["redirect_uri"],
+                    "scope": "openid profile",
+                    "state": "bench",
+                    "code_challenge": authz["challenge"],
+                    "code_challenge_method": "S256",
+                }
+            )
             runs = [
                 (
                     "floor (bare DRF view)",
@@ -210,6 +248,47 @@ def main() -> None:
                         "chain.lua",
                         [str(ours_file), "/token", "ours", "refresh_token"],
                         seconds=seconds,
+                    ),
+                ),
+                (
+                    "GET /authorize (signed in, consented)",
+                    lambda: wrk(
+                        base_url,
+                        "report.lua",
+                        ["GET", authorize_path],
+                        seconds=seconds,
+                        headers={"Cookie": authz["session_cookie"]},
+                    ),
+                ),
+                (
+                    "POST /token (code, public)",
+                    lambda: wrk(
+                        base_url,
+                        "codes.lua",
+                        [
+                            str(code_files["bench-app"]),
+                            "bench-app",
+                            authz["redirect_uri"],
+                            authz["verifier"],
+                            "post",
+                        ],
+                        seconds=seconds,
+                    ),
+                ),
+                (
+                    "POST /token (code, confidential)",
+                    lambda: wrk(
+                        base_url,
+                        "codes.lua",
+                        [
+                            str(code_files["bench-server"]),
+                            "bench-server",
+                            authz["redirect_uri"],
+                            authz["verifier"],
+                            "basic",
+                        ],
+                        seconds=seconds,
+                        headers={"Authorization": f"Basic {basic}"},
                     ),
                 ),
                 (

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.keys import lifecycle
 from accounts.models import RefreshTokenRecord
+from accounts.oauth import codes
 from accounts.throttling import counters, policy
 
 BATCH = 1000
@@ -26,7 +27,8 @@ BATCH = 1000
 
 class Command(BaseCommand):
     help = (
-        "Delete ended sessions, spent refresh token records, old throttle counters and expired signing keys."
+        "Delete ended sessions, spent refresh token records, old throttle counters, expired signing keys "
+        "and expired authorization codes."
     )
 
     def handle(self, *args, **options) -> None:
@@ -40,10 +42,12 @@ class Command(BaseCommand):
         )
         old_counters = counters.delete_expired(older_than=policy.counter_windows(), now=now)
         keys = lifecycle.purge(now=now)
+        expired_codes = codes.delete_expired(now=now)
         self.stdout.write(
             f"Deleted {expired['token_blacklist.OutstandingToken']} expired refresh token record(s) and with them "
             f"{expired['accounts.Session']} ended session(s), {spent['token_blacklist.OutstandingToken']} spent "
-            f"record(s), {old_counters} old throttle counter(s) and {keys} expired signing key(s)."
+            f"record(s), {old_counters} old throttle counter(s), {keys} expired signing key(s) and "
+            f"{expired_codes} expired authorization code(s)."
         )
 
 

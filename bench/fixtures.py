@@ -1,0 +1,77 @@
+"""What the authorization server rows of `make bench` need, made in the benchmark's database.
+
+Run inside `manage.py shell` (bench/run.py does): a signed-in browser session of the bench user,
+a third-party public client whose consent is remembered, a confidential client, and CODES
+authorization codes for each client (made with bulk inserts: issuing them through /authorize
+would measure /authorize twice).
+"""
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.utils import timezone
+
+from accounts.models import AuthorizationCode, Client, Consent, User
+from accounts.oauth.clients import Registration, register
+
+REDIRECT_URI = "http://127.0.0.1/cb"
+VERIFIER = "bench-verifier-" + "x" * 40
+
+
+def challenge() -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+
+
+def prepare(codes: int) -> str:
+    """Make the fixtures; return what bench/run.py needs, as JSON."""
+    user = User.objects.get(username="bench")
+    clients = {}
+    for name, confidential in (("bench-app", False), ("bench-server", True)):
+        Client.objects.filter(pk=name).delete()
+        client, secret = register(
+            Registration(name=name, redirect_uris=(REDIRECT_URI,), confidential=confidential, client_id=name)
+        )
+        clients[name] = {"client_id": client.client_id, "client_secret": secret}
+        Consent.objects.create(user=user, client=client, scopes=["openid", "profile"])
+    now = timezone.now()
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "accounts.throttling.backends.ThrottledModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store["accounts.auth_time"] = int(now.timestamp())
+    store.create()
+    plain = {name: [secrets.token_urlsafe(32) for _ in range(codes)] for name in clients}
+    for name, values in plain.items():
+        AuthorizationCode.objects.bulk_create(
+            [
+                AuthorizationCode(
+                    code_hash=hashlib.sha256(code.encode()).hexdigest(),
+                    client_id=name,
+                    user=user,
+                    redirect_uri=REDIRECT_URI,
+                    code_challenge=challenge(),
+                    scope="openid profile",
+                    auth_time=now,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=1),
+                )
+                for code in values
+            ],
+            batch_size=2000,
+        )
+    return json.dumps(
+        {
+            "session_cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}",
+            "clients": clients,
+            "codes": plain,
+            "redirect_uri": REDIRECT_URI,
+            "verifier": VERIFIER,
+            "challenge": challenge(),
+        }
+    )
