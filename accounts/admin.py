@@ -251,7 +251,7 @@ class ClientAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Disable the selected clients")
+    @admin.action(description="Disable the selected clients (and revoke their sessions)")
     def disable(self, request, queryset):
-        disabled = queryset.update(is_active=False)
+        disabled = services.admin_clients_disable(clients=queryset)
         self.message_user(request, f"Disabled {disabled} client(s).", messages.SUCCESS)

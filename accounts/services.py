@@ -299,6 +299,14 @@ def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None
     return _revoke(sessions, reason=Session.EndReason.ADMIN, now=now)
 
 
+def admin_clients_disable(*, clients: "QuerySet[Client]", now: datetime | None = None) -> int:
+    """Disable `clients` and revoke their sessions (their tokens stop at once); return how many."""
+    with transaction.atomic():
+        disabled = clients.update(is_active=False)
+        _revoke(Session.objects.filter(client__in=clients), reason=Session.EndReason.ADMIN, now=now)
+    return disabled
+
+
 def admin_users_logout_everywhere(*, users: "QuerySet[User]", now: datetime | None = None) -> int:
     """Log `users` out everywhere on an administrator's order."""
     return _revoke(

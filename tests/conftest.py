@@ -81,6 +81,25 @@ def user(user_factory):
     return user_factory(username="johndoe", email="johndoe@example.com", full_name="John Doe")
 
 
+# The password hashers of a server process: the project's own (Argon2 first). The suite's MD5
+# (_fast_password_hasher) is not among them, so a server cannot check a password hashed with it.
+SERVER_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
+
+
+@pytest.fixture
+def server_password_hashers(settings):
+    """From here on, passwords are hashed as a server process hashes them (slowly)."""
+    settings.PASSWORD_HASHERS = SERVER_PASSWORD_HASHERS
+
+
+@pytest.fixture
+def live_user(user, password, server_password_hashers):
+    """`user`, with its `password` hashed so that a live server (`live_service`) can check it."""
+    user.set_password(password)
+    user.save()
+    return user
+
+
 @pytest.fixture
 def login(api_client, password):
     """login(user) -> the token response body of a real POST /login."""
@@ -154,6 +173,13 @@ def database_url_for_other_processes() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def live_service(transactional_db):
     """live_service(**env) -> the base URL of a gunicorn server of this project.
@@ -165,9 +191,7 @@ def live_service(transactional_db):
     servers = []
 
     def start(**env) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         server = subprocess.Popen(
             [
                 sys.executable,

@@ -1,7 +1,10 @@
-"""Small helpers shared by tests: decoding tokens without the service's own code."""
+"""Small helpers shared by tests: decoding tokens without the service's own code, and the
+changes to an account that end its tokens."""
 
 import base64
 import json
+
+from accounts.models import Session
 
 
 def jwt_parts(token: str) -> tuple[dict, dict]:
@@ -26,3 +29,26 @@ def forge(
     new_header = b64url(json.dumps(header).encode()) if header is not None else old_header
     new_payload = b64url(json.dumps(payload).encode()) if payload is not None else old_payload
     return f"{new_header}.{new_payload}.{old_signature if signature is None else signature}"
+
+
+# What can happen to a signed-in user or its sessions after its tokens were issued.
+ACCOUNT_CHANGES = ("disabled", "revoked", "password set", "deleted", "username changed")
+
+
+def change_account(user, change: str) -> None:
+    """Make one of ACCOUNT_CHANGES happen to `user`, as the admin or the user would."""
+    if change == "disabled":
+        user.is_active = False
+        user.save()
+    elif change == "revoked":
+        Session.objects.filter(user=user).revoke(reason=Session.EndReason.ADMIN)
+    elif change == "password set":
+        user.set_password("a new password")
+        user.save()
+    elif change == "deleted":
+        user.delete()
+    elif change == "username changed":
+        user.username = "john"
+        user.save()
+    else:
+        raise ValueError(f"unknown change {change!r}")

@@ -11,6 +11,17 @@ from accounts.models import Session
 WRONG_CREDENTIALS = {"detail": "Incorrect username or password"}
 
 
+def test_login_returns_a_bearer_access_token_and_a_separate_refresh_token(api_client, user, password):
+    response = api_client.post("/login", {"username": user.username, "password": password})
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["access_token"]
+    assert body["refresh_token"]
+    assert body["access_token"] != body["refresh_token"]
+
+
 @pytest.mark.parametrize("path", ["/login", "/login/"])
 @pytest.mark.parametrize("fmt", ["json", "multipart"])
 def test_login_accepts_json_and_form_bodies_with_and_without_slash(api_client, user, password, path, fmt):
@@ -37,12 +48,18 @@ def test_login_response_is_not_cacheable(api_client, user, password):
     assert response["Pragma"] == "no-cache"
 
 
-def test_expires_in_is_the_access_token_lifetime(api_client, user, password, settings):
-    settings.ACCESS_TOKEN_LIFETIME_SECONDS = 90
+@pytest.mark.parametrize(
+    ("configured", "expires_in"), [(None, 1800), (90, 90)], ids=["by default", "configured"]
+)
+def test_expires_in_is_the_access_token_lifetime(
+    api_client, user, password, settings, configured, expires_in
+):
+    if configured is not None:
+        settings.ACCESS_TOKEN_LIFETIME_SECONDS = configured
 
     body = api_client.post("/login", {"username": user.username, "password": password}).json()
 
-    assert body["expires_in"] == 90
+    assert body["expires_in"] == expires_in
 
 
 def test_login_starts_a_session_and_records_its_refresh_token_without_storing_it(api_client, user, password):

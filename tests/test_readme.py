@@ -19,9 +19,8 @@ def walkthrough_script(base_url: str) -> str:
     return "set -eu\n" + script.replace("API=http://127.0.0.1:8000", f"API={base_url}")
 
 
-def test_the_readme_walkthrough_behaves_as_the_contract_says(live_service, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]  # the server's
-    call_command("seed_demo_users")
+def test_the_readme_walkthrough_behaves_as_the_contract_says(live_service, server_password_hashers):
+    call_command("seed_demo_users")  # the README's users, with passwords the server can check
     base_url = live_service()
 
     result = subprocess.run(

@@ -6,15 +6,19 @@ import pytest
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Session
-from tests.helpers import forge, jwt_parts
+from tests.helpers import change_account, jwt_parts
 
 
-def test_rotation_returns_a_new_refresh_token_of_the_same_session(refresh, tokens):
-    body = refresh(tokens["refresh_token"]).json()
+def test_rotation_returns_a_new_token_pair_of_the_same_session(refresh, tokens):
+    response = refresh(tokens["refresh_token"])
 
-    assert jwt_parts(body["refresh_token"])[1]["sid"] == jwt_parts(tokens["refresh_token"])[1]["sid"]
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
     assert set(body) >= {"access_token", "token_type", "expires_in", "refresh_token"}
     assert body["token_type"] == "bearer"
+    assert body["refresh_token"] != tokens["refresh_token"]
+    assert body["access_token"] != tokens["access_token"]
+    assert jwt_parts(body["refresh_token"])[1]["sid"] == jwt_parts(tokens["refresh_token"])[1]["sid"]
 
 
 def test_rotation_records_the_new_token_and_blacklists_the_spent_one(refresh, tokens):
@@ -44,15 +48,6 @@ def test_token_endpoint_accepts_json_and_form_with_and_without_slash(api_client,
     )
 
     assert response.status_code == HTTPStatus.OK
-
-
-def test_a_refresh_token_works_once(refresh, tokens):
-    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
-
-    response = refresh(tokens["refresh_token"])
-
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json()["error"] == "invalid_grant"
 
 
 def test_a_chain_of_rotations_keeps_working(refresh, tokens, me):
@@ -110,28 +105,13 @@ def test_access_token_is_refused_at_the_token_endpoint(refresh, tokens, me):
     assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
 
 
-def test_a_tampered_refresh_token_is_invalid_grant_and_spends_nothing(refresh, tokens):
-    _header, payload = jwt_parts(tokens["refresh_token"])
-    tampered = forge(tokens["refresh_token"], payload={**payload, "exp": payload["exp"] + 3600})
-
-    assert refresh(tampered).json()["error"] == "invalid_grant"
-    assert refresh(tokens["refresh_token"]).status_code == HTTPStatus.OK
-
-
-def test_refresh_token_of_a_disabled_user_is_invalid_grant(refresh, tokens, user):
-    user.is_active = False
-    user.save()
+@pytest.mark.parametrize("change", ["disabled", "revoked", "password set", "deleted"])
+def test_a_refresh_token_stops_with_its_user_or_session(refresh, tokens, user, change):
+    change_account(user, change)
 
     response = refresh(tokens["refresh_token"])
 
-    assert response.json()["error"] == "invalid_grant"
-
-
-def test_refresh_token_of_a_deleted_user_is_invalid_grant(refresh, tokens, user):
-    user.delete()
-
-    response = refresh(tokens["refresh_token"])
-
+    assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["error"] == "invalid_grant"
 
 
@@ -144,14 +124,6 @@ def test_refresh_token_after_an_email_change_is_invalid_grant(refresh, tokens, u
     assert response.json()["error"] == "invalid_grant"
     # Access tokens carry the username, not the email: they are not affected.
     assert me(tokens["access_token"]).status_code == HTTPStatus.OK
-
-
-def test_refresh_token_of_a_revoked_session_is_invalid_grant(refresh, tokens):
-    Session.objects.revoke(reason=Session.EndReason.ADMIN)
-
-    response = refresh(tokens["refresh_token"])
-
-    assert response.json()["error"] == "invalid_grant"
 
 
 def test_every_refresh_token_record_names_its_session(refresh, tokens):

@@ -2,27 +2,32 @@
 through a key rotation done by `manage.py rotate_signing_key` while everything runs."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import Argon2PasswordHasher
 
 from accounts.models import SigningKey
-from tests.conftest import LIVE_ISSUER, other_process_environment
+from tests.conftest import LIVE_ISSUER, free_port, other_process_environment
 from tests.helpers import jwt_parts
 
 PROJECT = Path(__file__).resolve().parent.parent
-# Seconds, kept short so that the test sees each step happen: the old key's tokens expire, the
-# resource server's JWKS cache expires, the new key is published before it signs.
-ACCESS_LIFETIME = 5
-JWKS_CACHE = 1
+# Seconds, kept short so that the test sees each step happen: the new key is published before
+# it signs, the resource server's JWKS cache expires, the old key's tokens expire. The test sleeps
+# only until those moments come; the values leave room for the steps in between, with margin for
+# a loaded machine:
+# - PREPUBLISH: the rotation command exits, then the JWKS and a login must show the new key
+#   published but not signing yet (about 0.4 s of the 2 on two cores);
+# - ACCESS_LIFETIME: the old key's last token, signed just before the new key's time, must outlive
+#   the checks after that time (about 2 s to spare; `exp` is whole seconds, up to one less).
 PREPUBLISH = 2
+ACCESS_LIFETIME = 4
+JWKS_CACHE = 1
 
 
 @pytest.fixture
@@ -33,9 +38,7 @@ def resource_server(live_service):
         SIGNING_KEYS_RELOAD_SECONDS=0,
         SIGNING_KEY_PREPUBLISH_SECONDS=PREPUBLISH,
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -67,18 +70,20 @@ def get(url: str, token: str | None = None) -> tuple[int, dict]:
         return e.code, json.load(e)
 
 
-def login(service: str) -> dict:
-    data = b"username=johndoe&password=server+password"
-    with urllib.request.urlopen(f"{service}/login", data=data, timeout=10) as response:
-        return json.load(response)
+def sleep_until(moment: float) -> None:
+    """Sleep until the wall clock (time.time(), which the servers also read) reaches `moment`."""
+    time.sleep(max(0.0, moment - time.time()))
 
 
-def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_server, user):
-    user.password = Argon2PasswordHasher().encode("server password", Argon2PasswordHasher().salt())
-    user.save(update_fields=["password"])
+def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_server, live_user, password):
     service, resource = resource_server
 
-    old = login(service)
+    def login() -> dict:
+        data = urllib.parse.urlencode({"username": live_user.username, "password": password}).encode()
+        with urllib.request.urlopen(f"{service}/login", data=data, timeout=10) as response:
+            return json.load(response)
+
+    old = login()
     old_kid = jwt_parts(old["access_token"])[0]["kid"]
     assert get(f"{resource}/hello", old["access_token"]) == (200, {"hello": "johndoe"})
 
@@ -93,12 +98,13 @@ def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_
     assert rotated.returncode == 0, rotated.stderr
     published = {key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]}
     assert len(published) == 2  # the next key is published ...
-    old = login(service)  # ... but it does not sign yet
+    old = login()  # ... but it does not sign yet
     assert jwt_parts(old["access_token"])[0]["kid"] == old_kid
     (new_kid,) = published - {old_kid}
+    activates_at = SigningKey.objects.get(kid=new_kid).activates_at.timestamp()
 
-    time.sleep(PREPUBLISH + 0.1)  # the new key's time comes; the resource server's cache expires
-    new = login(service)
+    sleep_until(activates_at)  # the new key's time comes; the resource server's cache has expired
+    new = login()
     assert jwt_parts(new["access_token"])[0]["kid"] == new_kid
     assert get(f"{resource}/hello", new["access_token"]) == (200, {"hello": "johndoe"})
     assert get(f"{resource}/hello", old["access_token"]) == (200, {"hello": "johndoe"})
@@ -108,7 +114,6 @@ def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_
 
     # Once every token the old key signed has expired, the old token is refused and the old key
     # has left the JWKS (it was superseded when the new key's activation time came).
-    retired_at = SigningKey.objects.get(kid=new_kid).activates_at.timestamp()
-    time.sleep(max(0.0, retired_at + ACCESS_LIFETIME + 0.2 - time.time()))
+    sleep_until(activates_at + ACCESS_LIFETIME)
     assert get(f"{resource}/hello", old["access_token"])[0] == 401
     assert [key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]] == [new_kid]
