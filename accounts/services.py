@@ -73,15 +73,19 @@ def session_start(
     client: Client | None = None,
     scope: str = "",
     auth_time: datetime | None = None,
+    session_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> IssuedTokens:
     """Start a session for `user` (through `client`, with `scope`) and return its first token pair.
+
+    `session_id` lets a caller name the session before it exists (a code records the session its
+    exchange starts in the same statement that spends it).
 
     Beyond SESSIONS_PER_USER_MAX active sessions, the user's oldest are revoked: what one valid
     credential can make the service store is bounded.
     """
     now = now or timezone.now()
-    session_id = uuid.uuid4()
+    session_id = session_id or uuid.uuid4()
     expires_at = now + timedelta(seconds=settings.SESSION_MAX_LIFETIME_SECONDS)
     refresh = RefreshToken.issue(
         session_id=str(session_id),

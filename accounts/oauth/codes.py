@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -89,23 +90,23 @@ def code_exchange(
         raise InvalidGrant("The code_verifier does not match the code_challenge.")
     if not record.user.is_active:
         raise InvalidGrant("The user is disabled.")
+    session_id = uuid.uuid4()
     with transaction.atomic():
-        # The decision: one conditional UPDATE. Of concurrent exchanges, one matches the row.
-        if not AuthorizationCode.objects.filter(code_hash=code_hash, exchanged_at__isnull=True).update(
-            exchanged_at=now
-        ):
-            won = False
-        else:
-            won = True
+        # The decision: one conditional UPDATE, which also names the session the exchange starts
+        # (the foreign key is checked at commit). Of concurrent exchanges, one matches the row.
+        won = AuthorizationCode.objects.filter(code_hash=code_hash, exchanged_at__isnull=True).update(
+            exchanged_at=now, session_id=session_id
+        )
+        if won:
             issued = services.session_start(
                 user=record.user,
                 caller=caller,
                 client=client,
                 scope=record.scope,
                 auth_time=record.auth_time,
+                session_id=session_id,
                 now=now,
             )
-            AuthorizationCode.objects.filter(code_hash=code_hash).update(session=issued.session)
     if not won:  # another request exchanged it first (and has committed): this one is a replay
         _replayed(AuthorizationCode.objects.get(code_hash=code_hash), proven=True, now=now)
     audit.event("code exchanged", user=record.user_id, ip=caller.ip_address, sid=issued.session.pk)
