@@ -31,6 +31,13 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("email address")
     full_name = models.CharField("full name", max_length=150, blank=True)
+    # OpenID Connect `sub`: a public identifier that never changes and is never reused (the
+    # username can change; the primary key is an internal detail).
+    public_id = models.UUIDField("subject identifier", default=uuid.uuid4, unique=True, editable=False)
+    email_verified = models.BooleanField(
+        default=False,
+        help_text="Whether an identity provider verified the email (email_verified in ID tokens).",
+    )
 
     objects = UserManager()
 
@@ -181,6 +188,7 @@ class Session(models.Model):
         help_text="The client the session was started through; none for /login.",
     )
     scope = models.CharField(max_length=200, blank=True, help_text="Granted scopes, space-separated.")
+    nonce = models.CharField(max_length=512, blank=True, help_text="The authorization request's nonce.")
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)

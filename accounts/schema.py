@@ -12,11 +12,11 @@ class BearerAccessTokenScheme(OpenApiAuthenticationExtension):
     an access token."""
 
     target_class = "accounts.authentication.BearerAccessTokenAuthentication"
-    name = ["authorize", "login", "bearer"]
+    name = ["authorize", "openid", "login", "bearer"]
 
     def get_security_requirement(self, auto_schema):
         # Either one (OpenAPI: alternatives are list items).
-        return [{"authorize": []}, {"login": []}, {"bearer": []}]
+        return [{"authorize": []}, {"openid": []}, {"login": []}, {"bearer": []}]
 
     def get_security_definition(self, auto_schema):
         return [
@@ -31,6 +31,11 @@ class BearerAccessTokenScheme(OpenApiAuthenticationExtension):
                         "scopes": {},
                     }
                 },
+            },
+            {
+                "type": "openIdConnect",
+                "description": "OpenID Connect, from the discovery document (client demo-docs).",
+                "openIdConnectUrl": "/.well-known/openid-configuration",
             },
             {
                 "type": "oauth2",

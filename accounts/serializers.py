@@ -118,6 +118,7 @@ class TokenResponseSerializer(serializers.Serializer):
     refresh_token = serializers.CharField()
     refresh_expires_in = serializers.IntegerField(help_text="Seconds until the refresh token expires.")
     scope = serializers.CharField(required=False, help_text="A client's session: the access token's scope.")
+    id_token = serializers.CharField(required=False, help_text="OpenID Connect: when the scope holds openid.")
 
 
 class UserSerializer(serializers.Serializer):

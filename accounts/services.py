@@ -26,6 +26,7 @@ from accounts import audit
 from accounts.callers import Caller
 from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, InvalidToken
 from accounts.models import Client, RefreshTokenRecord, Session, User
+from accounts.oidc.idtokens import id_token_issue
 from accounts.signing import token_fingerprint
 from accounts.tokens import AccessToken, RefreshToken, refresh_token_jti
 
@@ -40,6 +41,7 @@ class IssuedTokens:
     refresh_expires_in: int
     session: Session
     scope: str | None = None  # a client's session: the scope of the access token (maybe narrowed)
+    id_token: str | None = None  # a client's session whose scope holds openid
 
 
 def login(*, username: str, password: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
@@ -73,6 +75,7 @@ def session_start(
     client: Client | None = None,
     scope: str = "",
     auth_time: datetime | None = None,
+    nonce: str = "",
     session_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> IssuedTokens:
@@ -105,6 +108,7 @@ def session_start(
         ip_address=caller.ip_address,
         client=client,
         scope=scope,
+        nonce=nonce,
         auth_time=auth_time or now,
     )
     # Signed before anything is written: a signing key that cannot sign (a 503) starts nothing.
@@ -224,7 +228,14 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
         or session.user.get_username() != token["sub"]
     ):
         raise InvalidToken()
+    # The scope of the token used (a refresh can narrow it below the session's).
+    session.access_token_scope = token.payload.get("scope", "")
     return session.user, session
+
+
+def session_of_token(token: AccessToken | RefreshToken) -> Session | None:
+    """The session a verified token names, with its user, newest record and client (one query)."""
+    return _session_of(token)
 
 
 def token_revoke(
@@ -290,6 +301,14 @@ def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
 def user_sessions_revoke(*, user: User, reason: str, now: datetime | None = None) -> int:
     """Revoke every session of `user` for `reason` (its password was set, it was disabled)."""
     return _revoke(Session.objects.filter(user=user), reason=reason, now=now, user=user.pk)
+
+
+def logout_revoke(*, session_id: str | None, now: datetime | None = None) -> int:
+    """Revoke the session an ID token names (RP-Initiated Logout with a valid id_token_hint)."""
+    pk = _as_uuid(session_id)
+    if pk is None:
+        return 0
+    return _revoke(Session.objects.filter(pk=pk), reason=Session.EndReason.LOGOUT, now=now, sid=pk)
 
 
 def code_replay_revoke(*, session_id: uuid.UUID, now: datetime | None = None) -> int:
@@ -482,6 +501,9 @@ def _issued(
         not_after=refresh.expires_at,
         claims=claims,
     )
+    id_token = None
+    if session.client_id and "openid" in (scope or "").split():
+        id_token = id_token_issue(session=session, scope=scope, now=now)
     return IssuedTokens(
         access_token=str(access),
         expires_in=access.expires_in,
@@ -489,6 +511,7 @@ def _issued(
         refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
         session=session,
         scope=scope if session.client_id else None,
+        id_token=id_token,
     )
 
 

@@ -21,6 +21,7 @@ from accounts.keys import ring
 from accounts.oauth.clients import client_authenticate
 from accounts.oauth.credentials import client_credentials
 from accounts.oauth.grants import GRANTS
+from accounts.oidc.claims import CLAIMS_SUPPORTED
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
     AuthorizationServerMetadataSerializer,
@@ -47,6 +48,7 @@ def token_response(issued: services.IssuedTokens) -> Response:
             "refresh_token": issued.refresh_token,
             "refresh_expires_in": issued.refresh_expires_in,
             **({"scope": issued.scope} if issued.scope is not None else {}),
+            **({"id_token": issued.id_token} if issued.id_token else {}),
         }
     ).data
     return Response(body, headers=NO_STORE)
@@ -210,7 +212,8 @@ class AuthorizationServerMetadataView(PublicEndpoint):
 
 
 def authorization_server_metadata() -> dict:
-    """RFC 8414 metadata: every endpoint URL is the issuer followed by the endpoint's path."""
+    """RFC 8414 metadata, which is also the OpenID Connect discovery document: every endpoint URL
+    is the issuer followed by the endpoint's path."""
     issuer = settings.TOKEN_ISSUER
     base = issuer.rstrip("/")
     return {
@@ -229,8 +232,22 @@ def authorization_server_metadata() -> dict:
         "scopes_supported": ["openid", "profile", "email"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        "userinfo_endpoint": f"{base}/userinfo",
+        "introspection_endpoint": f"{base}/introspect",
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "end_session_endpoint": f"{base}/logout",
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": _id_token_algorithms(),
+        "claims_supported": CLAIMS_SUPPORTED,
         "service_documentation": f"{base}/docs/",
     }
+
+
+def _id_token_algorithms() -> list[str]:
+    # ID tokens are signed by the key pair of ACCESS_TOKEN_ALGORITHM; RS256 is listed in any case
+    # (OpenID Connect Discovery §3 requires it), since RS256 is the default.
+    algorithm = settings.ACCESS_TOKEN_ALGORITHM
+    return ["RS256"] if algorithm in ("RS256", "HS256") else [algorithm, "RS256"]
 
 
 class HealthView(PublicEndpoint):

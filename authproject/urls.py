@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularSwaggerOauthRedirectView, Spectacul
 
 from accounts import views
 from accounts.oauth import views as oauth_views
+from accounts.oidc import views as oidc_views
 
 handler500 = "accounts.middleware.server_error"
 
@@ -15,9 +16,17 @@ urlpatterns = [
     re_path(r"^authorize/?$", oauth_views.AuthorizeView.as_view(), name="authorize"),
     re_path(r"^token/?$", views.TokenView.as_view(), name="token"),
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),
+    re_path(r"^introspect/?$", oidc_views.IntrospectView.as_view(), name="introspect"),
+    re_path(r"^userinfo/?$", oidc_views.UserInfoView.as_view(), name="userinfo"),
+    re_path(r"^logout/?$", oidc_views.LogoutView.as_view(), name="logout"),
     re_path(r"^users/me/?$", views.MeView.as_view(), name="me"),
     re_path(r"^users/me/sessions/?$", views.SessionListView.as_view(), name="sessions"),
     re_path(r"^\.well-known/jwks\.json/?$", views.JwksView.as_view(), name="jwks"),
+    re_path(
+        r"^\.well-known/openid-configuration/?$",
+        views.AuthorizationServerMetadataView.as_view(),
+        name="openid-configuration",
+    ),
     re_path(
         r"^\.well-known/oauth-authorization-server/?$",
         views.AuthorizationServerMetadataView.as_view(),

@@ -130,7 +130,7 @@ def test_every_endpoint_documents_its_success_and_error_responses(schema, path, 
         }
 
 
-def test_schema_lets_a_person_log_in_or_paste_a_bearer_token(schema):
+def test_schema_lets_a_person_sign_in_log_in_or_paste_a_bearer_token(schema):
     schemes = schema["components"]["securitySchemes"]
 
     assert schemes["bearer"] == {
@@ -140,7 +140,19 @@ def test_schema_lets_a_person_log_in_or_paste_a_bearer_token(schema):
         "description": "An access token.",
     }
     assert schemes["login"]["flows"]["password"]["tokenUrl"] == "/login"
-    assert schema["paths"]["/users/me/"]["get"]["security"] == [{"bearer": []}, {"login": []}]
+    code_flow = schemes["authorize"]["flows"]["authorizationCode"]
+    assert (code_flow["authorizationUrl"], code_flow["tokenUrl"]) == ("/authorize", "/token")
+    assert schemes["openid"] == {
+        "type": "openIdConnect",
+        "description": "OpenID Connect, from the discovery document (client demo-docs).",
+        "openIdConnectUrl": "/.well-known/openid-configuration",
+    }
+    assert schema["paths"]["/users/me/"]["get"]["security"] == [
+        {"authorize": []},
+        {"openid": []},
+        {"login": []},
+        {"bearer": []},
+    ]
 
 
 def test_swagger_ui_is_served_with_its_own_files(client, db):

@@ -104,6 +104,7 @@ def code_exchange(
                 client=client,
                 scope=record.scope,
                 auth_time=record.auth_time,
+                nonce=record.nonce,
                 session_id=session_id,
                 now=now,
             )

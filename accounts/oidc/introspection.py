@@ -1,0 +1,50 @@
+"""RFC 7662 token introspection: what a resource server may learn of a token. No HTTP here.
+
+Active: a valid access token of an active session of an active user, or the newest refresh token
+of such a session. Everything else is {"active": false} and nothing more. A revocation shows at
+the next call: the session is read every time (one query for an access token).
+"""
+
+from rest_framework_simplejwt.exceptions import TokenError
+
+from accounts import services
+from accounts.tokens import AccessToken, RefreshToken
+
+INACTIVE = {"active": False}
+
+
+def token_introspect(*, token: str, token_type_hint: str | None = None) -> dict:
+    """The RFC 7662 answer for `token` (the hint only orders the attempts)."""
+    kinds = (RefreshToken, AccessToken) if token_type_hint == "refresh_token" else (AccessToken, RefreshToken)
+    for kind in kinds:
+        try:
+            parsed = kind(token)
+        except TokenError:
+            continue
+        session = services.session_of_token(parsed)
+        if session is None or not session.is_active() or not session.user.is_active:
+            return INACTIVE
+        if kind is AccessToken:
+            if session.user.get_username() != parsed["sub"]:
+                return INACTIVE
+            answer = {"token_type": "access_token", "aud": parsed.payload.get("aud")}
+            scope = parsed.payload.get("scope")
+        else:
+            if parsed["jti"] != session.newest_record.jti or session.user.email != parsed["sub"]:
+                return INACTIVE
+            answer = {"token_type": "refresh_token"}
+            scope = session.scope
+        return {
+            "active": True,
+            **answer,
+            "sub": parsed["sub"],
+            "username": session.user.get_username(),
+            **({"client_id": session.client_id} if session.client_id else {}),
+            **({"scope": scope} if session.client_id and scope else {}),
+            "exp": parsed["exp"],
+            "iat": parsed["iat"],
+            "iss": parsed["iss"],
+            "sid": parsed["sid"],
+            "jti": parsed["jti"],
+        }
+    return INACTIVE
