@@ -5,7 +5,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -239,6 +239,10 @@ def authorization_server_metadata() -> dict:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": _id_token_algorithms(),
         "claims_supported": CLAIMS_SUPPORTED,
+        # Discovery 1.0 §3 defaults request_uri_parameter_supported to true: say what is not supported.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
         "service_documentation": f"{base}/docs/",
     }
 
@@ -284,3 +288,17 @@ class SchemaView(SpectacularAPIView):
             data=schema,
             headers={"Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'},
         )
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """/docs/: Swagger UI, with the same Cross-Origin-Opener-Policy as the service's other pages.
+
+    drf-spectacular sends `unsafe-none`; /authorize and the OAuth 2 redirect page send Django's
+    `same-origin`. Different policies put the sign-in window in another browsing context group,
+    whose `window.opener` is then null: Swagger UI would never receive the code.
+    """
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        del response["Cross-Origin-Opener-Policy"]  # SecurityMiddleware sets same-origin
+        return response

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularSwaggerOauthRedirectView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerOauthRedirectView
 
 from accounts import views
 from accounts.oauth import views as oauth_views
@@ -34,7 +34,7 @@ urlpatterns = [
     ),
     re_path(r"^healthz/?$", views.HealthView.as_view(), name="healthz"),
     re_path(r"^schema/?$", views.SchemaView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^docs/?$", views.SwaggerView.as_view(url_name="schema"), name="docs"),
     path(
         "docs/oauth2-redirect.html",
         SpectacularSwaggerOauthRedirectView.as_view(),

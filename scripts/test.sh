@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 # tests/test_outages.py starts its own redis-server.
 scripts/ensure-redis.sh
+# tests/oauth/test_browser.py drives the Debian package's /usr/bin/chromium.
+scripts/ensure-chromium.sh
 
 echo "=== pytest on SQLite"
 env -u DATABASE_URL "$PY" -m pytest "$@"

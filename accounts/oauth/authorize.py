@@ -25,7 +25,9 @@ SCOPES = {
     "email": "See your email address.",
 }
 PROMPTS = ("none", "login", "consent")
-MAX_AGE = re.compile(r"^[0-9]{1,10}$")
+MAX_AGE = re.compile(r"^[0-9]+$")
+# Beyond this (about 31 years) a max_age asks for no more than no max_age does.
+MAX_AGE_CEILING = 10**9
 PARAMETERS = (
     "response_type",
     "client_id",
@@ -149,7 +151,7 @@ def parse(values: dict[str, list[str]]) -> AuthorizationRequest:
         code_challenge=challenge,
         nonce=single("nonce") or "",
         prompts=prompts,
-        max_age=int(max_age) if max_age is not None else None,
+        max_age=min(int(max_age), MAX_AGE_CEILING) if max_age is not None else None,
         login_hint=single("login_hint"),
     )
 

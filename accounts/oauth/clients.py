@@ -49,7 +49,13 @@ class Registration:
 
 def check_redirect_uri(uri: str) -> None:
     """Raise InvalidRegistration unless `uri` may be registered as a redirect URI."""
-    parts = urlsplit(uri)
+    if not uri or any(not 0x21 <= ord(character) <= 0x7E for character in uri):
+        raise InvalidRegistration(f"{uri!r}: a URI is printable ASCII without spaces (RFC 3986)")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (parses the port: raises ValueError for a malformed one)
+    except ValueError:
+        raise InvalidRegistration(f"{uri!r}: not a well-formed URI") from None
     if not parts.scheme or "#" in uri:
         raise InvalidRegistration(f"{uri!r}: a redirect URI is absolute and has no fragment")
     if parts.scheme in ("http", "https"):
@@ -73,25 +79,27 @@ def check_origin(origin: str) -> None:
     _port(urlsplit(origin).netloc, origin)
 
 
+LOOPBACK_URI = re.compile(r"^http://(127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?([/?][^#]*)?$")
+
+
 def redirect_uri_matches(registered: list[str], presented: str) -> bool:
-    """Whether `presented` is one of the `registered` URIs (loopback URIs: with any port)."""
+    """Whether `presented` is one of the `registered` URIs, compared as strings; a registered
+    loopback URI also matches the same string with any port (RFC 8252 §7.3)."""
     if presented in registered:
         return True
-    parts = urlsplit(presented)
-    # The raw prefix, not the parsed scheme (which urlsplit lowercases): HTTP:// is not a match.
-    if not presented.startswith("http://") or _host(parts.netloc) not in LOOPBACK_HOSTS or "#" in presented:
+    loopback = LOOPBACK_URI.match(presented)
+    if loopback is None or not _valid_port(loopback.group(2)):
         return False
+    without_port = (loopback.group(1), loopback.group(3) or "")
     for uri in registered:
-        candidate = urlsplit(uri)
-        if (
-            uri.startswith("http://")
-            and _host(candidate.netloc) == _host(parts.netloc)
-            and "@" not in parts.netloc
-            and (candidate.path, candidate.query) == (parts.path, parts.query)
-            and _has_valid_port(parts.netloc)
-        ):
+        candidate = LOOPBACK_URI.match(uri)
+        if candidate is not None and (candidate.group(1), candidate.group(3) or "") == without_port:
             return True
     return False
+
+
+def _valid_port(port: str | None) -> bool:
+    return port is None or 0 < int(port) < 65536
 
 
 def register(registration: Registration) -> tuple[Client, str | None]:

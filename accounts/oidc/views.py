@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.errors import NO_STORE, InsufficientScope, InvalidClient
+from accounts.errors import NO_STORE, InsufficientScope, InvalidClient, InvalidRequest
 from accounts.oauth.clients import client_authenticate, redirect_uri_matches
 from accounts.oauth.credentials import client_credentials
 from accounts.oauth.models import Client
@@ -80,19 +80,50 @@ class IntrospectView(GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except InvalidRequest:
+            # The client's authentication is checked first (the contract's order): with repeated
+            # parameters, only an authenticated confidential client learns of them.
+            self.confidential_client(request, _first_values(request.data))
+            raise
         params = serializer.validated_data
+        self.confidential_client(request, params)
+        hint = params["token_type_hint"]
+        answer = token_introspect(
+            token=required_string(params, "token"), token_type_hint=hint if isinstance(hint, str) else None
+        )
+        return Response(answer, headers=NO_STORE)
+
+    @staticmethod
+    def confidential_client(request: Request, params: dict) -> Client:
+        """The confidential client the request authenticates as; InvalidClient otherwise."""
         credentials = client_credentials(request, params)
         client = client_authenticate(credentials)
         if client is None or not client.confidential:
             raise InvalidClient(
                 "Introspection needs a confidential client's authentication.", basic=credentials.basic
             )
-        hint = params["token_type_hint"]
-        answer = token_introspect(
-            token=required_string(params, "token"), token_type_hint=hint if isinstance(hint, str) else None
+        return client
+
+
+def _first_values(data) -> dict:
+    """client_id and client_secret of a body whose parameters could not all be read (repeated
+    client credentials are themselves refused)."""
+    values = {}
+    for name in ("client_id", "client_secret"):
+        sent = (
+            data.getlist(name)
+            if hasattr(data, "getlist")
+            else [data.get(name)]
+            if isinstance(data, dict)
+            else []
         )
-        return Response(answer, headers=NO_STORE)
+        sent = [value for value in sent if isinstance(value, str) and value.strip()]
+        if len(sent) > 1:
+            raise InvalidClient("The client's credentials were sent more than once.")
+        values[name] = sent[0] if sent else None
+    return values
 
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
@@ -116,7 +147,11 @@ class LogoutView(View):
             return sent or None
 
         hint = id_token_hint_claims(value("id_token_hint")) if value("id_token_hint") else None
-        client_id = value("client_id") or (hint["aud"] if hint and isinstance(hint.get("aud"), str) else None)
+        hinted_client = hint["aud"] if hint and isinstance(hint.get("aud"), str) else None
+        # RP-Initiated Logout §2: a client_id beside a hint must be the one the ID token was
+        # issued to; another one gets no redirect.
+        mismatch = hinted_client is not None and value("client_id") not in (None, hinted_client)
+        client_id = None if mismatch else hinted_client or value("client_id")
         if hint is None and not confirmed:
             hidden = [
                 (name, value(name))

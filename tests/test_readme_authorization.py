@@ -1,0 +1,69 @@
+"""The README's authorization code walk-through (curl and a loopback redirect URI), run as written
+against a live server of this project."""
+
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+from django.core.management import call_command
+
+from tests.conftest import LIVE_ISSUER, other_process_environment
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+SECTION = "## Clients and the authorization code flow"
+
+
+def authorization_walkthrough_script(base_url: str) -> str:
+    """The section's one ```sh block, with its API pointed at `base_url`."""
+    text = README.read_text()
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    blocks = re.findall(r"```sh\n(.*?)```", text[start : end if end != -1 else None], re.S)
+    assert len(blocks) == 1, f"expected one sh block in {SECTION!r}, found {len(blocks)}"
+    assert "API=http://127.0.0.1:8000" in blocks[0]
+    return "set -eu\n" + blocks[0].replace("API=http://127.0.0.1:8000", f"API={base_url}")
+
+
+def test_the_readme_authorization_walkthrough_behaves_as_the_contract_says(
+    live_service, server_password_hashers
+):
+    call_command("seed_demo_users")  # johndoe / secret, with a password the server can check
+    base_url = live_service()
+
+    result = subprocess.run(
+        ["bash", "-c", authorization_walkthrough_script(base_url)],
+        cwd=README.parent,
+        env=other_process_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    redirect = "303 http://127.0.0.1:9999/callback?code="
+    issuer = f"&iss={quote(LIVE_ISSUER, safe='')}"
+    expected_in_order = [
+        ('"client_secret": null', '"name": "Example CLI"'),  # 1. a public client
+        ("<h1>Sign in</h1>",),  # 3. the sign-in page
+        (redirect, "&state=", issuer),  # 4. signed in: the code
+        ("state matches",),
+        ('"token_type":"bearer"', '"refresh_token":', '"scope":"profile email"'),  # 5. the exchange
+        (
+            '{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false}',
+        ),  # 6.
+        ('"refresh_token":', '"scope":"profile email"'),  # 7. refreshed
+        ('"error":"invalid_grant"',),  # 8. the code again
+        ("HTTP/1.1 401 Unauthorized",),  # its session revoked
+        ("<h1>Allow Other app?</h1>",),  # 9. a third-party app: the consent page
+        (redirect, issuer),
+        ("HTTP/1.1 403 Forbidden",),
+    ]
+    position = 0
+    for expected in expected_in_order:
+        while position < len(lines) and not all(part in lines[position] for part in expected):
+            position += 1
+        assert position < len(lines), f"{expected!r} missing (in order) from:\n{result.stdout}"
+        position += 1
+    assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in result.stdout
