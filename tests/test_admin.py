@@ -1,16 +1,36 @@
-"""The Django admin: users and sessions."""
+"""The Django admin: users, sessions and signing keys."""
 
+import html
+import re
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+from django.conf import settings
+from django.contrib.admin.utils import unquote
+from django.utils import timezone
 
-from accounts.models import Session
+from accounts.keys import material, ring
+from accounts.models import RefreshTokenRecord, Session, SigningKey
 
 
 @pytest.fixture
 def admin_client(client, user_factory):
     client.force_login(user_factory(username="admin", is_staff=True, is_superuser=True))
     return client
+
+
+def shown(response, column: str) -> dict[str, str]:
+    """What a changelist shows in `column`, by the primary key of each row (from its change link)."""
+    assert response.status_code == HTTPStatus.OK
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", response.text, flags=re.DOTALL):
+        link = re.search(r'href="/admin/accounts/\w+/([^/"]+)/change/[^"]*"', row)
+        cell = re.search(rf'<t[dh] class="field-{column}[^"]*">(.*?)</t[dh]>', row, flags=re.DOTALL)
+        if link and cell:
+            pk = unquote(html.unescape(link.group(1)))
+            rows[pk] = html.unescape(re.sub(r"<[^>]+>", "", cell.group(1))).strip()
+    return rows
 
 
 def test_users_are_searchable_by_username_and_email(admin_client, user_factory):
@@ -84,14 +104,23 @@ def test_password_change_in_the_admin_revokes_the_sessions(admin_client, login, 
     assert Session.objects.get().end_reason == "password_changed"
 
 
-def test_sessions_are_listed_with_their_status(admin_client, login, user):
-    login(user)
+def test_sessions_are_listed_with_their_exact_status(admin_client, login, user_factory):
+    now = timezone.now()
+    sessions = {}
+    for status in ("active", "revoked", "expired", "idle"):
+        login(user_factory(username=f"{status}-user"))
+        sessions[status] = Session.objects.get(user__username=f"{status}-user")
+    Session.objects.filter(pk=sessions["revoked"].pk).update(revoked_at=now, end_reason="admin")
+    Session.objects.filter(pk=sessions["expired"].pk).update(expires_at=now - timedelta(seconds=1))
+    RefreshTokenRecord.objects.filter(session=sessions["idle"]).update(expires_at=now - timedelta(seconds=1))
 
-    response = admin_client.get("/admin/accounts/session/")
+    listed = shown(admin_client.get("/admin/accounts/session/"), "status")
+    active_only = shown(admin_client.get("/admin/accounts/session/", {"status": "active"}), "status")
+    ended_only = shown(admin_client.get("/admin/accounts/session/", {"status": "ended"}), "status")
 
-    assert response.status_code == HTTPStatus.OK
-    assert "johndoe" in response.text
-    assert "active" in response.text
+    assert listed == {str(session.pk): status for status, session in sessions.items()}
+    assert active_only == {str(sessions["active"].pk): "active"}
+    assert set(ended_only.values()) == {"revoked", "expired", "idle"}
 
 
 def test_revoke_action_revokes_the_selected_sessions(admin_client, login, user, me):
@@ -149,3 +178,74 @@ def test_deleting_a_session_in_the_admin_stops_its_tokens(admin_client, login, u
     assert response.status_code == HTTPStatus.FOUND
     assert me(tokens["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
     assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def make_key(algorithm: str, activates_at, **extra) -> SigningKey:
+    return SigningKey.objects.create(
+        **material.generate(algorithm), created_at=activates_at, activates_at=activates_at, **extra
+    )
+
+
+@pytest.fixture
+def keys_in_every_state(db) -> dict[str, SigningKey]:
+    SigningKey.objects.all().delete()
+    now = timezone.now()
+    window = timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME_SECONDS + settings.SIGNING_KEYS_RELOAD_SECONDS)
+    keys = {
+        "expired": make_key("RS256", now - 3 * window),  # superseded by the next more than the window ago
+        "published (superseded)": make_key("RS256", now - 2 * window),  # superseded 10 s ago
+        "signing": make_key("RS256", now - timedelta(seconds=10)),
+        "pending": make_key("RS256", now + timedelta(seconds=600)),
+        # Newer than the signing key, but distrusted: it supersedes nothing.
+        "compromised": make_key(
+            "RS256", now - timedelta(seconds=5), compromised_at=now - timedelta(seconds=1)
+        ),
+    }
+    ring.reset()
+    return keys
+
+
+def test_signing_keys_are_listed_with_their_exact_state(admin_client, keys_in_every_state):
+    listed = shown(admin_client.get("/admin/accounts/signingkey/"), "state")
+
+    assert listed == {key.kid: state for state, key in keys_in_every_state.items()}
+
+
+def test_a_signing_key_page_shows_its_state_algorithm_and_dates(admin_client, keys_in_every_state):
+    pending = keys_in_every_state["pending"]
+
+    response = admin_client.get(f"/admin/accounts/signingkey/{pending.kid}/change/")
+
+    assert response.status_code == HTTPStatus.OK
+    page = html.unescape(re.sub(r"<[^>]+>", " ", response.text))
+    assert re.search(r"State:?\s+pending\b", page, flags=re.IGNORECASE)
+    assert "RS256" in page
+    assert pending.kid in page
+
+
+def test_signing_keys_cannot_be_added_or_changed_in_the_admin(admin_client, keys_in_every_state):
+    signing_key = keys_in_every_state["signing"]
+
+    added = admin_client.post("/admin/accounts/signingkey/add/", {"kid": "mine", "algorithm": "RS256"})
+    changed = admin_client.post(
+        f"/admin/accounts/signingkey/{signing_key.kid}/change/", {"algorithm": "HS256", "compromised_at": ""}
+    )
+
+    assert added.status_code == HTTPStatus.FORBIDDEN
+    assert changed.status_code == HTTPStatus.FORBIDDEN
+    assert SigningKey.objects.get(kid=signing_key.kid).algorithm == "RS256"
+    assert not SigningKey.objects.filter(kid="mine").exists()
+
+
+def test_signing_keys_cannot_be_deleted_in_the_admin(admin_client, keys_in_every_state):
+    signing_key = keys_in_every_state["signing"]
+
+    one = admin_client.post(f"/admin/accounts/signingkey/{signing_key.kid}/delete/", {"post": "yes"})
+    bulk = admin_client.post(
+        "/admin/accounts/signingkey/",
+        {"action": "delete_selected", "_selected_action": [signing_key.kid], "post": "yes"},
+    )
+
+    assert one.status_code == HTTPStatus.FORBIDDEN
+    assert bulk.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)  # "no action selected", nothing done
+    assert SigningKey.objects.count() == len(keys_in_every_state)

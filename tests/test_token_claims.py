@@ -1,21 +1,31 @@
 """The claims and headers of the two tokens."""
 
-import jwt
+from http import HTTPStatus
+
 import pytest
+from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import signing
+from accounts.tokens import AccessToken, RefreshToken
+from tests import forgery
+from tests.forgery import Genuine
 from tests.helpers import jwt_parts
 
 COMMON_CLAIMS = {"token_type", "exp", "iat", "jti", "sub", "sid", "iss"}
 
+# The rules of the claims and the typing, from the one table of forgeries (tests/forgery.py);
+# tests/test_forged_tokens.py tries the same forgeries at the endpoints.
+CLAIM_RULES = ("claims", "typ", "token_type", "issuer", "audience", "exp", "lifetime")
 
-def test_access_token_carries_the_username_and_never_the_email(tokens, user):
+
+def test_access_token_carries_the_username_and_never_the_email(tokens, user, settings):
     header, payload = jwt_parts(tokens["access_token"])
 
     assert header["typ"] == "at+jwt"
     assert header["alg"] == "RS256"
     assert header["kid"]
-    assert set(payload) == COMMON_CLAIMS
+    assert set(payload) == COMMON_CLAIMS | {"aud"}
+    assert payload["aud"] == settings.ACCESS_TOKEN_AUDIENCE
     assert payload["sub"] == user.username
     assert payload["token_type"] == "access"
     assert user.email not in tokens["access_token"]
@@ -88,40 +98,58 @@ def test_access_and_refresh_tokens_are_signed_with_different_keys(settings):
     assert not set(access) & set(refresh)
 
 
-@pytest.mark.parametrize("swap", ["typ header", "token_type claim"])
-def test_a_token_typed_as_the_other_kind_is_refused(me, refresh, tokens, swap):
-    """Sign with the right key but the wrong type: refused on both sides."""
-    _, access_payload = jwt_parts(tokens["access_token"])
-    _, refresh_payload = jwt_parts(tokens["refresh_token"])
-    access_key = signing.access_token_backend().signing_key
-    refresh_key = signing.refresh_token_backend().signing_key
-    if swap == "typ header":
-        as_access = jwt.encode(access_payload, access_key, algorithm="HS256", headers={"typ": "rt+jwt"})
-        as_refresh = jwt.encode(refresh_payload, refresh_key, algorithm="HS256", headers={"typ": "at+jwt"})
-    else:
-        as_access = jwt.encode(
-            {**access_payload, "token_type": "refresh"},
-            access_key,
-            algorithm="HS256",
-            headers={"typ": "at+jwt"},
-        )
-        as_refresh = jwt.encode(
-            {**refresh_payload, "token_type": "access"},
-            refresh_key,
-            algorithm="HS256",
-            headers={"typ": "rt+jwt"},
-        )
-
-    assert me(as_access).status_code == 401
-    assert refresh(as_refresh).json()["error"] == "invalid_grant"
+def test_every_token_carries_the_required_claims(tokens):
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        assert set(forgery.CLAIMS) == COMMON_CLAIMS <= set(jwt_parts(token)[1])
 
 
-@pytest.mark.parametrize("claim", sorted(COMMON_CLAIMS))
-def test_a_token_missing_a_claim_is_refused(me, tokens, claim):
-    _, payload = jwt_parts(tokens["access_token"])
-    del payload[claim]
-    key = signing.access_token_backend().signing_key
+@pytest.fixture
+def genuine_access(settings, login, user):
+    def make(mode: str) -> Genuine:
+        settings.ACCESS_TOKEN_ALGORITHM = mode
+        return Genuine.of(login(user)["access_token"])
 
-    forged = jwt.encode(payload, key, algorithm="HS256", headers={"typ": "at+jwt"})
+    return make
 
-    assert me(forged).status_code == 401
+
+@pytest.mark.parametrize(("mode", "forged"), forgery.access_params(rules=CLAIM_RULES))
+def test_an_access_token_wrong_in_one_claim_or_its_type_is_refused(genuine_access, mode, forged):
+    """Signed with the real key and kid: only the claim or type of the test id is wrong."""
+    token = forged(genuine_access(mode))
+
+    with pytest.raises(TokenError):
+        AccessToken(token)
+
+
+@pytest.mark.parametrize("forged", forgery.params("refresh", rules=CLAIM_RULES))
+def test_a_refresh_token_wrong_in_one_claim_or_its_type_is_refused(tokens, forged):
+    """Signed with the real refresh key: only the claim or type of the test id is wrong."""
+    token = forged(Genuine.of(tokens["refresh_token"]))
+
+    with pytest.raises(TokenError):
+        RefreshToken(token)
+
+
+@pytest.mark.parametrize("mode", forgery.ACCESS_MODES)
+def test_control_tokens_signed_again_unchanged_are_accepted_as_their_kind_only(genuine_access, tokens, mode):
+    access = genuine_access(mode).signed()
+    refresh = Genuine.of(tokens["refresh_token"]).signed()
+
+    assert AccessToken(access)["token_type"] == "access"
+    assert RefreshToken(refresh)["token_type"] == "refresh"
+    with pytest.raises(TokenError):
+        RefreshToken(access)
+    with pytest.raises(TokenError):
+        AccessToken(refresh)
+
+
+def test_a_real_token_of_one_kind_is_refused_at_the_other_kinds_endpoint(me, refresh, tokens):
+    assert me(tokens["refresh_token"]).status_code == HTTPStatus.UNAUTHORIZED
+    assert refresh(tokens["access_token"]).json()["error"] == "invalid_grant"
+
+
+def test_an_access_token_whose_audience_list_names_ours_is_accepted(me, tokens, settings):
+    genuine = Genuine.of(tokens["access_token"])
+
+    audiences = ["https://elsewhere.example", settings.ACCESS_TOKEN_AUDIENCE]
+    assert me(genuine.signed(payload={"aud": audiences})).status_code == HTTPStatus.OK
