@@ -1,18 +1,36 @@
 #!/usr/bin/env python3
-"""A resource server that trusts the token service's access tokens knowing only its JWKS URL.
+"""A resource server that trusts the token service's access tokens, in one of two modes.
 
-It shares no secret and no code with the token service: PyJWT's PyJWKClient fetches the public
-keys (and fetches them again when a token names a key it has not seen, as after a key rotation).
+JWKS mode: it knows only the JWKS URL and shares no secret and no code with the token service.
+PyJWT's PyJWKClient fetches the public keys (and fetches them again when a token names a key it
+has not seen, as after a key rotation). No call to the service per request; a revoked session's
+access token is still accepted here until it expires (ACCESS_TOKEN_LIFETIME_SECONDS).
 
     python examples/resource_server.py --jwks-url http://127.0.0.1:8000/.well-known/jwks.json \\
         --issuer http://127.0.0.1:8000 --port 9000
+
+Introspection mode (RFC 7662): it is registered as a confidential client
+(`manage.py create_client "Hello API" --confidential --redirect-uri https://api.example.com/unused`)
+and asks POST /introspect about every request's token, so a revocation shows at once, at the cost
+of one call to the service per request.
+
+    python examples/resource_server.py --introspect http://127.0.0.1:8000/introspect \\
+        --client-id "$API_ID" --client-secret "$API_SECRET" --port 9000
+
+Either way:
+
     curl -H "Authorization: Bearer $ACCESS" http://127.0.0.1:9000/hello
 
-GET /hello answers 200 {"hello": <username>} for a valid access token, 401 otherwise.
+GET /hello answers 200 {"hello": <username>} for a valid access token, 401 otherwise (503 when
+the introspection endpoint cannot be asked).
 """
 
 import argparse
+import base64
 import json
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
@@ -42,7 +60,47 @@ def verify_access_token(token: str, *, jwks_client: jwt.PyJWKClient, issuer: str
     return claims
 
 
-def make_handler(jwks_client: jwt.PyJWKClient, issuer: str) -> type[BaseHTTPRequestHandler]:
+class IntrospectionUnavailable(Exception):
+    """The introspection endpoint did not give an answer (network error, 5xx, not JSON)."""
+
+
+class Introspector:
+    """Asks the token service's POST /introspect about a token, as a confidential client."""
+
+    def __init__(self, url: str, *, client_id: str, client_secret: str, issuer: str | None = None) -> None:
+        self.url = url
+        self.issuer = issuer
+        # client_secret_basic (RFC 6749 §2.3.1): each part form-urlencoded, then base64.
+        pair = f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(client_secret)}"
+        self.authorization = "Basic " + base64.b64encode(pair.encode()).decode()
+
+    def verify_access_token(self, token: str) -> dict:
+        """Return the introspection answer of an active access token; raise jwt.InvalidTokenError
+        for an inactive one, IntrospectionUnavailable when the service cannot be asked."""
+        request = urllib.request.Request(  # noqa: S310 (the operator's http(s) URL)
+            self.url,
+            data=urllib.parse.urlencode({"token": token, "token_type_hint": "access_token"}).encode(),
+            headers={"Authorization": self.authorization, "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                answer = json.load(response)
+        except (OSError, ValueError) as e:  # URLError and HTTPError (a 401: our credentials) included
+            raise IntrospectionUnavailable(str(e)) from e
+        if not isinstance(answer, dict) or answer.get("active") is not True:
+            raise jwt.InvalidTokenError("the token is not active")
+        # A refresh token is active too (for its client): only an access token opens /hello.
+        if answer.get("token_type") != "access_token":
+            raise jwt.InvalidTokenError("not an access token")
+        if self.issuer is not None and answer.get("iss") != self.issuer:
+            raise jwt.InvalidTokenError("another issuer")
+        return answer
+
+
+def make_handler(verify: Callable[[str], dict]) -> type[BaseHTTPRequestHandler]:
+    """The request handler of /hello; `verify(token)` returns the claims of a valid access token
+    (`sub` is the username) or raises jwt.PyJWTError, or IntrospectionUnavailable."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path != "/hello":
@@ -51,9 +109,11 @@ def make_handler(jwks_client: jwt.PyJWKClient, issuer: str) -> type[BaseHTTPRequ
             if scheme.lower() != "bearer" or not token.strip():
                 return self.reply(401, {"detail": "A bearer access token is required."})
             try:
-                claims = verify_access_token(token.strip(), jwks_client=jwks_client, issuer=issuer)
+                claims = verify(token.strip())
             except jwt.PyJWTError as e:  # every PyJWT failure, JWKS fetching included
                 return self.reply(401, {"detail": f"Invalid token: {e}"})
+            except IntrospectionUnavailable:  # fail closed, but say it is not the token's fault
+                return self.reply(503, {"detail": "The token service could not be asked."})
             return self.reply(200, {"hello": claims["sub"]})
 
         def reply(self, status: int, body: dict) -> None:
@@ -76,10 +136,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--jwks-url", required=True)
-    parser.add_argument(
-        "--issuer", required=True, help="the token service's issuer (the `iss` of its tokens)"
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--jwks-url", help="JWKS mode: verify tokens with the keys published at this URL")
+    mode.add_argument(
+        "--introspect",
+        metavar="URL",
+        help="introspection mode: ask this POST /introspect URL about each token",
     )
+    parser.add_argument(
+        "--issuer",
+        help="the token service's issuer (the `iss` of its tokens); required in JWKS mode, "
+        "checked in introspection mode when given",
+    )
+    parser.add_argument("--client-id", help="introspection mode: this resource server's client_id")
+    parser.add_argument("--client-secret", help="introspection mode: its client_secret")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument(
@@ -89,9 +159,25 @@ def main() -> None:
         help="how long the JWK Set is cached; the service publishes a new key before it signs with it",
     )
     args = parser.parse_args()
-    jwks_client = jwt.PyJWKClient(args.jwks_url, cache_keys=True, lifespan=args.jwks_cache_seconds)
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(jwks_client, args.issuer))
-    print(f"resource server on http://{args.host}:{args.port}/hello", flush=True)
+    if args.introspect:
+        if not (args.client_id and args.client_secret):
+            parser.error("--introspect needs --client-id and --client-secret (a confidential client)")
+        introspector = Introspector(
+            args.introspect, client_id=args.client_id, client_secret=args.client_secret, issuer=args.issuer
+        )
+        verify = introspector.verify_access_token
+        mode_name = "introspection"
+    else:
+        if not args.issuer:
+            parser.error("--jwks-url needs --issuer")
+        jwks_client = jwt.PyJWKClient(args.jwks_url, cache_keys=True, lifespan=args.jwks_cache_seconds)
+
+        def verify(token: str) -> dict:
+            return verify_access_token(token, jwks_client=jwks_client, issuer=args.issuer)
+
+        mode_name = "JWKS"
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(verify))
+    print(f"resource server on http://{args.host}:{args.port}/hello ({mode_name} mode)", flush=True)
     server.serve_forever()
 
 

@@ -1,5 +1,6 @@
 """examples/resource_server.py trusts our access tokens with nothing but the JWKS URL,
-through a key rotation done by `manage.py rotate_signing_key` while everything runs."""
+through a key rotation done by `manage.py rotate_signing_key` while everything runs; and, in
+its introspection mode, asks POST /introspect about each token, so a revocation shows at once."""
 
 import json
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from accounts.models import SigningKey
+from accounts.oauth.clients import Registration, register
 from tests.conftest import LIVE_ISSUER, free_port, other_process_environment
 from tests.helpers import jwt_parts
 
@@ -117,3 +119,89 @@ def test_example_resource_server_verifies_tokens_across_a_key_rotation(resource_
     sleep_until(activates_at + ACCESS_LIFETIME)
     assert get(f"{resource}/hello", old["access_token"])[0] == 401
     assert [key["kid"] for key in get(f"{service}/.well-known/jwks.json")[1]["keys"]] == [new_kid]
+
+
+# --- introspection mode (RFC 7662) beside JWKS mode ------------------------------------------------
+
+INTROSPECTION_ACCESS_LIFETIME = 6  # seconds: long enough for the steps before the expiry, short to wait
+
+
+@pytest.fixture
+def start_example():
+    """start_example(*arguments) -> the URL of examples/resource_server.py run with `arguments`."""
+    servers = []
+
+    def start(*arguments: str) -> str:
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROJECT / "examples" / "resource_server.py"),
+                *arguments,
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        servers.append(server)
+        assert "resource server on" in server.stdout.readline()
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait(timeout=10)
+
+
+def post_form(url: str, fields: dict) -> int:
+    data = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(url, data=data, timeout=10) as response:
+        return response.status
+
+
+def test_introspection_mode_refuses_a_revoked_token_at_once_while_jwks_mode_accepts_it_until_expiry(
+    live_service, start_example, live_user, password
+):
+    service = live_service(ACCESS_TOKEN_LIFETIME_SECONDS=INTROSPECTION_ACCESS_LIFETIME)
+    _, secret = register(
+        Registration(
+            name="Hello API",
+            client_id="hello-api",
+            confidential=True,
+            redirect_uris=("https://api.example.com/unused",),
+        )
+    )
+    introspecting = start_example(
+        *("--introspect", f"{service}/introspect", "--issuer", LIVE_ISSUER),
+        *("--client-id", "hello-api", "--client-secret", secret),
+    )
+    verifying = start_example("--jwks-url", f"{service}/.well-known/jwks.json", "--issuer", LIVE_ISSUER)
+    data = urllib.parse.urlencode({"username": live_user.username, "password": password}).encode()
+    with urllib.request.urlopen(f"{service}/login", data=data, timeout=10) as response:
+        tokens = json.load(response)
+    access = tokens["access_token"]
+    expires_at = jwt_parts(access)[1]["exp"]
+
+    assert get(f"{introspecting}/hello", access) == (200, {"hello": "johndoe"})
+    assert get(f"{verifying}/hello", access) == (200, {"hello": "johndoe"})
+    for mode in (introspecting, verifying):  # neither takes a refresh token for an access token
+        assert get(f"{mode}/hello", tokens["refresh_token"])[0] == 401
+
+    assert post_form(f"{service}/revoke", {"token": tokens["refresh_token"]}) == 200
+
+    # Introspection sees the revocation at the next request ...
+    assert get(f"{introspecting}/hello", access)[0] == 401
+    # ... a resource server that verifies with the JWKS alone cannot: it accepts the token until its exp.
+    assert time.time() < expires_at, "the machine was too slow for this test's access token lifetime"
+    assert get(f"{verifying}/hello", access) == (200, {"hello": "johndoe"})
+    sleep_until(expires_at + 1)
+    assert get(f"{verifying}/hello", access)[0] == 401
+
+
+def test_introspection_mode_answers_503_never_200_when_the_service_cannot_be_asked(start_example):
+    unreachable = f"http://127.0.0.1:{free_port()}/introspect"  # nothing listens there
+    example = start_example("--introspect", unreachable, "--client-id", "hello-api", "--client-secret", "s")
+
+    assert get(f"{example}/hello", "any-token")[0] == 503
