@@ -290,6 +290,7 @@ class SchemaView(SpectacularAPIView):
         )
 
 
+@extend_schema(exclude=True)
 class SwaggerView(SpectacularSwaggerView):
     """/docs/: Swagger UI, with the same Cross-Origin-Opener-Policy as the service's other pages.
 
@@ -297,6 +298,8 @@ class SwaggerView(SpectacularSwaggerView):
     `same-origin`. Different policies put the sign-in window in another browsing context group,
     whose `window.opener` is then null: Swagger UI would never receive the code.
     """
+
+    http_method_names = ["get", "head"]
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)

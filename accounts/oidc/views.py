@@ -47,6 +47,7 @@ class UserInfoView(APIView):
         return Response(user_claims(request.user, scopes), headers={"Cache-Control": "no-store"})
 
     @extend_schema(
+        request=None,
         operation_id="userinfo_post",
         responses={200: inline_serializer("UserInfoPost", {"sub": serializers.CharField()})},
     )
