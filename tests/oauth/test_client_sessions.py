@@ -34,7 +34,9 @@ def refresh_as(api_client):
     def do_refresh(refresh_token: str, registered=None, method=None, **extra):
         data, headers = client_authentication(registered, method) if registered else ({}, {})
         return api_client.post(
-            "/token", {"grant_type": "refresh_token", "refresh_token": refresh_token, **data, **extra}, **headers
+            "/token",
+            {"grant_type": "refresh_token", "refresh_token": refresh_token, **data, **extra},
+            **headers,
         )
 
     return do_refresh
@@ -71,7 +73,12 @@ def test_a_public_clients_refresh_token_refreshes_with_or_without_its_client_id(
 
 @pytest.mark.parametrize("presented_by", ["another public client", "another confidential client"])
 def test_a_refresh_token_presented_by_another_client_is_invalid_grant_and_not_spent(
-    public_oauth_client, other_public_client, other_confidential_client, client_session_tokens, refresh_as, presented_by
+    public_oauth_client,
+    other_public_client,
+    other_confidential_client,
+    client_session_tokens,
+    refresh_as,
+    presented_by,
 ):
     tokens = client_session_tokens(public_oauth_client)
     other = other_public_client if presented_by == "another public client" else other_confidential_client
@@ -231,14 +238,18 @@ def test_a_confidential_client_revokes_its_own_sessions_tokens(
 @pytest.mark.parametrize(
     ("credentials", "basic_used"),
     [
-        pytest.param(lambda c: ({"client_id": c.client_id, "client_secret": "wrong"}, {}), False, id="wrong secret"),
+        pytest.param(
+            lambda c: ({"client_id": c.client_id, "client_secret": "wrong"}, {}), False, id="wrong secret"
+        ),
         pytest.param(
             lambda c: ({}, {"HTTP_AUTHORIZATION": basic_authorization(c.client_id, "wrong")}),
             True,
             id="wrong Basic credentials",
         ),
         pytest.param(lambda c: ({"client_id": "no-such-client"}, {}), False, id="unknown client"),
-        pytest.param(lambda c: ({"client_id": c.client_id}, {}), False, id="confidential client without its secret"),
+        pytest.param(
+            lambda c: ({"client_id": c.client_id}, {}), False, id="confidential client without its secret"
+        ),
         pytest.param(
             lambda c: (
                 {"client_id": c.client_id},
@@ -317,7 +328,9 @@ def test_tokens_of_public_clients_and_login_sessions_are_revoked_without_client_
     assert session_of(tokens).end_reason == "logout"
 
 
-def test_a_public_client_revokes_its_token_naming_itself(public_oauth_client, client_session_tokens, revoke_as):
+def test_a_public_client_revokes_its_token_naming_itself(
+    public_oauth_client, client_session_tokens, revoke_as
+):
     tokens = client_session_tokens(public_oauth_client)
 
     response = revoke_as(tokens["refresh_token"], public_oauth_client)
@@ -332,7 +345,9 @@ def test_a_public_client_revokes_its_token_naming_itself(public_oauth_client, cl
 OWN_ACCOUNT_REQUESTS = [
     pytest.param("get", "/users/me/", HTTPStatus.OK, id="GET /users/me/"),
     pytest.param("get", "/users/me/sessions/", HTTPStatus.OK, id="GET /users/me/sessions/"),
-    pytest.param("delete", "/users/me/sessions/{sid}/", HTTPStatus.NO_CONTENT, id="DELETE /users/me/sessions/{id}/"),
+    pytest.param(
+        "delete", "/users/me/sessions/{sid}/", HTTPStatus.NO_CONTENT, id="DELETE /users/me/sessions/{id}/"
+    ),
     pytest.param("delete", "/users/me/sessions/", HTTPStatus.NO_CONTENT, id="DELETE /users/me/sessions/"),
 ]
 
@@ -346,7 +361,9 @@ def test_a_third_party_clients_access_token_gets_403_insufficient_scope_at_the_o
     tokens = client_session_tokens(third_party)
     sid = jwt_parts(tokens["access_token"])[1]["sid"]
 
-    response = getattr(api_client, method)(path.format(sid=sid), HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    response = getattr(api_client, method)(
+        path.format(sid=sid), HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}"
+    )
 
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert response["WWW-Authenticate"].startswith("Bearer")
@@ -361,7 +378,9 @@ def test_a_first_party_clients_access_token_opens_the_own_account_endpoints(
     tokens = client_session_tokens(first_party_oauth_client)
     sid = jwt_parts(tokens["access_token"])[1]["sid"]
 
-    response = getattr(api_client, method)(path.format(sid=sid), HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    response = getattr(api_client, method)(
+        path.format(sid=sid), HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}"
+    )
 
     assert response.status_code == expected, response.content
     if path == "/users/me/":
@@ -377,7 +396,9 @@ def test_the_sessions_list_names_the_client_of_client_sessions_and_null_for_logi
     third_party_tokens = client_session_tokens(public_oauth_client)
     own_tokens = client_session_tokens(first_party_oauth_client)
 
-    response = api_client.get("/users/me/sessions/", HTTP_AUTHORIZATION=f"Bearer {own_tokens['access_token']}")
+    response = api_client.get(
+        "/users/me/sessions/", HTTP_AUTHORIZATION=f"Bearer {own_tokens['access_token']}"
+    )
 
     assert response.status_code == HTTPStatus.OK
     clients = {entry["id"]: entry["client"] for entry in response.json()}
@@ -404,7 +425,9 @@ def test_seed_demo_users_registers_the_docs_public_first_party_client(db, settin
 def test_a_rerun_of_seed_demo_users_leaves_the_docs_client_as_it_is(db, settings):
     settings.TOKEN_ISSUER = "https://auth.example.com"
     call_command("seed_demo_users")
-    Client.objects.filter(pk="demo-docs").update(name="Renamed by the operator", redirect_uris=["https://x.example/cb"])
+    Client.objects.filter(pk="demo-docs").update(
+        name="Renamed by the operator", redirect_uris=["https://x.example/cb"]
+    )
     settings.TOKEN_ISSUER = "https://elsewhere.example.com"
 
     call_command("seed_demo_users")

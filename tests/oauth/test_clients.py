@@ -85,7 +85,8 @@ def test_create_client_prints_one_json_object_and_stores_the_confidential_client
     assert client.allowed_origins == ["https://app.example.com", "http://127.0.0.1:3000"]
     assert client.post_logout_redirect_uris == ["https://app.example.com/bye"]
     # Stored hashed: the secret is in no column, but it authenticates the client.
-    assert client.secret_hash and client.secret_hash != printed["client_secret"]
+    assert client.secret_hash
+    assert client.secret_hash != printed["client_secret"]
     assert all(printed["client_secret"] not in str(value) for value in Client.objects.values().get().values())
     assert client_authenticate(ClientCredentials(printed["client_id"], printed["client_secret"])) == client
 
@@ -151,7 +152,9 @@ BAD_ARGUMENTS = [
     pytest.param(["--redirect-uri", "data:text/html,<script>alert(1)</script>"], id="data:"),
     pytest.param(["--redirect-uri", "file:///etc/passwd"], id="file:"),
     pytest.param(["--redirect-uri", "myapp:/callback"], id="a private-use scheme without a dot"),
-    pytest.param(["--redirect-uri", "com.example.app://host/callback"], id="a private-use scheme with a host"),
+    pytest.param(
+        ["--redirect-uri", "com.example.app://host/callback"], id="a private-use scheme with a host"
+    ),
     pytest.param(
         ["--redirect-uri", GOOD_REDIRECT_URI, "--redirect-uri", "http://localhost/cb"],
         id="a good redirect URI and a bad one",
@@ -181,7 +184,14 @@ BAD_ARGUMENTS = [
         id="an origin with userinfo",
     ),
     pytest.param(
-        ["--redirect-uri", GOOD_REDIRECT_URI, "--allowed-origin", "https://app.example.com", "--allowed-origin", "*"],
+        [
+            "--redirect-uri",
+            GOOD_REDIRECT_URI,
+            "--allowed-origin",
+            "https://app.example.com",
+            "--allowed-origin",
+            "*",
+        ],
         id="a good origin and a wildcard",
     ),
 ]
@@ -275,7 +285,9 @@ def admin_add_form(**fields) -> dict:
 
 
 def test_adding_a_confidential_client_in_the_admin_shows_its_secret_once(oauth_admin_client):
-    response = oauth_admin_client.post("/admin/accounts/client/add/", admin_add_form(confidential="on"), follow=True)
+    response = oauth_admin_client.post(
+        "/admin/accounts/client/add/", admin_add_form(confidential="on"), follow=True
+    )
 
     assert response.status_code == HTTPStatus.OK
     client = Client.objects.get()

@@ -99,7 +99,10 @@ def test_simultaneous_exchanges_of_one_code_make_exactly_one_session_which_the_r
         assert session.revoked_at is not None
         assert session.end_reason == Session.EndReason.CODE_REPLAYED
         status, body = post(
-            base_url, "/token", {"grant_type": "refresh_token", "refresh_token": winner["refresh_token"], **data}, headers
+            base_url,
+            "/token",
+            {"grant_type": "refresh_token", "refresh_token": winner["refresh_token"], **data},
+            headers,
         )
         assert (status, body.get("error")) == (HTTPStatus.BAD_REQUEST, "invalid_grant")
 

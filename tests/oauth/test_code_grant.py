@@ -160,7 +160,9 @@ def test_the_database_keeps_only_a_hash_of_the_code(public_oauth_client, oauth_c
 
 
 @pytest.mark.parametrize("length", [43, 128])
-def test_verifiers_of_43_and_128_characters_are_accepted(public_oauth_client, oauth_code_factory, exchange_code, length):
+def test_verifiers_of_43_and_128_characters_are_accepted(
+    public_oauth_client, oauth_code_factory, exchange_code, length
+):
     verifier = ("A-._~z09" * 20)[:length]
 
     response = exchange_code(oauth_code_factory(public_oauth_client, verifier=verifier))
@@ -176,7 +178,9 @@ def test_verifiers_of_43_and_128_characters_are_accepted(public_oauth_client, oa
     [
         pytest.param({"grant_type": None}, "invalid_request", id="grant_type missing"),
         pytest.param({"grant_type": "  "}, "invalid_request", id="grant_type blank"),
-        pytest.param({"grant_type": "AUTHORIZATION_CODE"}, "unsupported_grant_type", id="grant_type in capitals"),
+        pytest.param(
+            {"grant_type": "AUTHORIZATION_CODE"}, "unsupported_grant_type", id="grant_type in capitals"
+        ),
         pytest.param({"grant_type": "password"}, "unsupported_grant_type", id="grant_type password"),
         pytest.param({"grant_type": "implicit"}, "unsupported_grant_type", id="grant_type implicit"),
     ],
@@ -224,7 +228,10 @@ def invalid_client_cases():
             id="unknown client_id in Basic",
         ),
         pytest.param(
-            lambda public, confidential: ({"client_id": confidential.client_id, "client_secret": "wrong"}, {}),
+            lambda public, confidential: (
+                {"client_id": confidential.client_id, "client_secret": "wrong"},
+                {},
+            ),
             False,
             id="wrong secret in the body",
         ),
@@ -348,7 +355,9 @@ def test_missing_blank_or_malformed_code_parameters_are_invalid_request(
 def test_a_malformed_verifier_is_invalid_request_even_for_an_unknown_code(
     public_oauth_client, oauth_code_factory, exchange_code
 ):
-    response = exchange_code(oauth_code_factory(public_oauth_client), code="no-such-code", code_verifier="short")
+    response = exchange_code(
+        oauth_code_factory(public_oauth_client), code="no-such-code", code_verifier="short"
+    )
 
     assert oauth_error(response) == (HTTPStatus.BAD_REQUEST, "invalid_request")
 

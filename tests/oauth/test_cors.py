@@ -18,7 +18,11 @@ def spa_client(oauth_client_factory):
 
 
 def allow_headers(response) -> dict[str, str]:
-    return {name: value for name, value in response.headers.items() if name.lower().startswith("access-control-allow-")}
+    return {
+        name: value
+        for name, value in response.headers.items()
+        if name.lower().startswith("access-control-allow-")
+    }
 
 
 def varies_on_origin(response) -> bool:
@@ -124,7 +128,9 @@ def test_a_registered_origins_preflight_allows_the_method_and_the_authorization_
 
 
 def test_every_origin_of_every_active_client_is_registered(api_client, oauth_client_factory, spa_client):
-    oauth_client_factory(name="Admin console", allowed_origins=("https://console.example.com", "http://127.0.0.1:3000"))
+    oauth_client_factory(
+        name="Admin console", allowed_origins=("https://console.example.com", "http://127.0.0.1:3000")
+    )
 
     for origin in (OAUTH_ORIGIN, "https://console.example.com", "http://127.0.0.1:3000"):
         response = preflight(api_client, "/token", "POST", origin)
@@ -176,7 +182,7 @@ def test_any_other_origins_preflight_gets_no_access_control_allow_header(
 # --- public documents and pages ----------------------------------------------------------------
 
 
-WELL_KNOWN = ["/.well-known/oauth-authorization-server", "/.well-known/jwks.json"]
+WELL_KNOWN = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/jwks.json"]
 
 
 @pytest.mark.parametrize(
@@ -216,9 +222,7 @@ AUTHORIZE_ORIGINS = [
 
 @pytest.mark.parametrize("origin", AUTHORIZE_ORIGINS)
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_the_authorization_endpoint_answers_no_cross_origin_request(
-    client, authorize_query, method, origin
-):
+def test_the_authorization_endpoint_answers_no_cross_origin_request(client, authorize_query, method, origin):
     response = getattr(client, method)("/authorize", authorize_query, HTTP_ORIGIN=origin)
 
     assert response.status_code == HTTPStatus.OK  # the sign-in page
