@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 
 from accounts import services
 from accounts.keys import ring
-from accounts.models import Client, Session, SigningKey, User
+from accounts.models import Client, LinkedIdentity, Session, SigningKey, User
 from accounts.oauth import clients
 from accounts.throttling.forms import ThrottledAdminAuthenticationForm
 
@@ -31,17 +31,33 @@ class UserChangeForm(DjangoUserChangeForm):
         fields = "__all__"
 
 
+class LinkedIdentityInline(admin.TabularInline):
+    """The user's accounts at providers (Sign in with Google). Deleting one unlinks it: the
+    provider account then signs in only after the password step again."""
+
+    model = LinkedIdentity
+    extra = 0
+    fields = ("issuer", "subject", "email", "created_at")
+    readonly_fields = fields
+    verbose_name = "linked provider account"
+    verbose_name_plural = "linked provider accounts (Sign in with Google)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # linked only by the rules of accounts.federation.linking
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
+    inlines = [LinkedIdentityInline]
     list_display = ("username", "email", "full_name", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("username", "email", "full_name")
     ordering = ("username",)
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("full_name", "email")}),
+        ("Personal info", {"fields": ("full_name", "email", "email_verified")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},

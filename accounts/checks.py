@@ -10,6 +10,7 @@ from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 
 from accounts.callers import trusted_proxies
+from accounts.federation.providers import issuer_problem
 from accounts.keys import ACCESS_TOKEN_ALGORITHMS, ASYMMETRIC_ALGORITHMS, material
 
 logger = logging.getLogger("accounts.checks")
@@ -64,6 +65,16 @@ def token_settings_check(app_configs, **kwargs) -> list[Error]:
                 id="accounts.E004",
             )
         )
+    if settings.GOOGLE_CLIENT_ID:
+        problem = issuer_problem(settings.GOOGLE_ISSUER)
+        if problem:
+            errors.append(
+                Error(
+                    f"GOOGLE_ISSUER {settings.GOOGLE_ISSUER!r} cannot be used: {problem}.",
+                    hint="Unset it for Google (https://accounts.google.com), or give the provider's https issuer.",
+                    id="accounts.E007",
+                )
+            )
     try:
         trusted_proxies(tuple(settings.TRUSTED_PROXIES))
     except ValueError as e:

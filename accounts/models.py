@@ -269,12 +269,15 @@ class ThrottleCounter(models.Model):
 
 
 # The authorization server's models live with it; imported here so the app registry finds them.
+from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
 from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
 
 __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "ExchangedIdToken",
+    "LinkedIdentity",
     "RefreshTokenRecord",
     "Session",
     "SigningKey",

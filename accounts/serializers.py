@@ -85,12 +85,21 @@ class TokenRequestSerializer(OAuthParametersSerializer):
     """POST /token: the grant's parameters and the client's (its checks are the grant's)."""
 
     grant_type = serializers.CharField(
-        initial="refresh_token", help_text='"refresh_token" or "authorization_code"'
+        initial="refresh_token",
+        help_text='"refresh_token", "authorization_code", or (with Google sign-in configured) '
+        '"urn:ietf:params:oauth:grant-type:token-exchange"',
     )
     refresh_token = serializers.CharField(required=False, help_text="grant_type=refresh_token")
     code = serializers.CharField(required=False, help_text="grant_type=authorization_code")
     redirect_uri = serializers.CharField(required=False, help_text="grant_type=authorization_code")
     code_verifier = serializers.CharField(required=False, help_text="grant_type=authorization_code (PKCE)")
+    subject_token = serializers.CharField(required=False, help_text="token exchange: the provider's ID token")
+    subject_token_type = serializers.CharField(
+        required=False, help_text='token exchange: "urn:ietf:params:oauth:token-type:id_token"'
+    )
+    requested_token_type = serializers.CharField(
+        required=False, help_text='token exchange, optional: "urn:ietf:params:oauth:token-type:access_token"'
+    )
     client_id = serializers.CharField(required=False, help_text="a public client, or client_secret_post")
     client_secret = serializers.CharField(
         required=False, style={"input_type": "password"}, help_text="client_secret_post"
@@ -118,6 +127,7 @@ class TokenResponseSerializer(serializers.Serializer):
     refresh_token = serializers.CharField()
     refresh_expires_in = serializers.IntegerField(help_text="Seconds until the refresh token expires.")
     scope = serializers.CharField(required=False, help_text="A client's session: the access token's scope.")
+    issued_token_type = serializers.CharField(required=False, help_text="A token exchange (RFC 8693).")
     id_token = serializers.CharField(required=False, help_text="OpenID Connect: when the scope holds openid.")
 
 

@@ -20,7 +20,7 @@ from accounts.errors import NO_STORE
 from accounts.keys import ring
 from accounts.oauth.clients import client_authenticate
 from accounts.oauth.credentials import client_credentials
-from accounts.oauth.grants import GRANTS
+from accounts.oauth.grants import grants
 from accounts.oidc.claims import CLAIMS_SUPPORTED
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
@@ -38,8 +38,8 @@ from accounts.serializers import (
 )
 
 
-def token_response(issued: services.IssuedTokens) -> Response:
-    """The RFC 6749 §5.1 success response."""
+def token_response(issued: services.IssuedTokens, *, issued_token_type: str | None = None) -> Response:
+    """The RFC 6749 §5.1 success response (RFC 8693 §2.2.1's, with `issued_token_type`)."""
     body = TokenResponseSerializer(
         {
             "access_token": issued.access_token,
@@ -49,6 +49,7 @@ def token_response(issued: services.IssuedTokens) -> Response:
             "refresh_expires_in": issued.refresh_expires_in,
             **({"scope": issued.scope} if issued.scope is not None else {}),
             **({"id_token": issued.id_token} if issued.id_token else {}),
+            **({"issued_token_type": issued_token_type} if issued_token_type else {}),
         }
     ).data
     return Response(body, headers=NO_STORE)
@@ -96,7 +97,7 @@ class TokenView(OAuthEndpoint):
     serializer_class = TokenRequestSerializer
 
     def get_serializer(self, *args, **kwargs):
-        return super().get_serializer(*args, grant_types=tuple(GRANTS), **kwargs)
+        return super().get_serializer(*args, grant_types=tuple(grants()), **kwargs)
 
     @extend_schema(
         request=form_or_json(TokenRequestSerializer),
@@ -106,8 +107,8 @@ class TokenView(OAuthEndpoint):
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         client = client_authenticate(client_credentials(request, params))
-        grant = GRANTS[params["grant_type"]](params, client=client, caller=caller_of(request))
-        return token_response(grant.issue())
+        grant = grants()[params["grant_type"]](params, client=client, caller=caller_of(request))
+        return token_response(grant.issue(), issued_token_type=grant.issued_token_type)
 
 
 class MeView(GenericAPIView):
@@ -225,7 +226,7 @@ def authorization_server_metadata() -> dict:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         # The password grant lives at /login and is deliberately not advertised (RFC 9700 §2.4).
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": list(grants()),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],

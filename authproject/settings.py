@@ -144,7 +144,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so that the concurrency tests' server processes share it.
     # TEST_SQLITE_NAME lets several test runs on one checkout keep apart.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_NAME") or str(BASE_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_SQLITE_NAME") or str(BASE_DIR / "test-db.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -283,6 +285,23 @@ if REDIS_URL:
 # networks, comma-separated; `unix` for a proxy on a unix socket): then the X-Forwarded-For
 # entry the nearest untrusted hop added. Checked at start-up (accounts.E006).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
+# --- Sign in with Google (any OpenID Connect provider; accounts/federation) ------------------
+# Off (no link on the sign-in page, no token-exchange grant) while GOOGLE_CLIENT_ID is unset.
+GOOGLE_CLIENT_ID = os.environ.get("GOOGLE_CLIENT_ID", "").strip()
+GOOGLE_CLIENT_SECRET = os.environ.get("GOOGLE_CLIENT_SECRET", "").strip()
+# Its discovery document is {GOOGLE_ISSUER}/.well-known/openid-configuration. https, except on
+# a loopback address (tests and local providers): checked at start-up (accounts.E007).
+GOOGLE_ISSUER = os.environ.get("GOOGLE_ISSUER", "").strip() or "https://accounts.google.com"
+# The client ids (the apps' own: Android, iOS, web) whose ID tokens the token exchange accepts.
+GOOGLE_TOKEN_AUDIENCES = env_list("GOOGLE_TOKEN_AUDIENCES", GOOGLE_CLIENT_ID)
+# Calls to the provider (discovery, JWKS, code exchange) give up after this many seconds (then 503).
+UPSTREAM_OIDC_TIMEOUT_SECONDS = env_int("UPSTREAM_OIDC_TIMEOUT_SECONDS", 5, minimum=1)
+# How long the provider's discovery document and keys are kept before they are fetched again.
+UPSTREAM_OIDC_CACHE_SECONDS = env_int("UPSTREAM_OIDC_CACHE_SECONDS", 3600)
+# An ID token with an unknown `kid` refetches the provider's keys at most once per this interval
+# (a provider's key rotation is seen at once; a flood of made-up kids costs one fetch).
+UPSTREAM_OIDC_JWKS_REFRESH_SECONDS = env_int("UPSTREAM_OIDC_JWKS_REFRESH_SECONDS", 60)
 
 # --- CORS (django-cors-headers; allowed origins come from the clients, accounts/oauth/cors.py) ----
 CORS_URLS_REGEX = r"^/(token|revoke|userinfo|users/me(/sessions(/[^/]+)?)?)/?$"

@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularSwaggerOauthRedirectView
 
 from accounts import views
+from accounts.federation import views as federation_views
 from accounts.oauth import views as oauth_views
 from accounts.oidc import views as oidc_views
 
@@ -13,6 +14,13 @@ handler500 = "accounts.middleware.server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^login/?$", views.LoginView.as_view(), name="login"),
+    re_path(r"^login/google/?$", federation_views.ProviderSignInView.as_view(), name="login-google"),
+    re_path(
+        r"^login/google/callback/?$",
+        federation_views.ProviderCallbackView.as_view(),
+        name="login-google-callback",
+    ),
+    re_path(r"^login/google/link/?$", federation_views.LinkView.as_view(), name="login-google-link"),
     re_path(r"^authorize/?$", oauth_views.AuthorizeView.as_view(), name="authorize"),
     re_path(r"^token/?$", views.TokenView.as_view(), name="token"),
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),

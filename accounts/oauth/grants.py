@@ -8,6 +8,7 @@ the client, in the contract's order.
 from accounts import services
 from accounts.callers import Caller
 from accounts.errors import InvalidClient, InvalidRequest
+from accounts.federation import exchange, providers
 from accounts.oauth import codes
 from accounts.oauth.models import Client
 from accounts.serializers import NOT_A_STRING, required_string
@@ -17,6 +18,7 @@ class Grant:
     grant_type: str
     parameters: tuple[str, ...] = ()
     needs_client = False  # a request naming no client is invalid_client
+    issued_token_type: str | None = None  # RFC 8693's issued_token_type, for a token exchange
 
     def __init__(self, params: dict, *, client: Client | None, caller: Caller) -> None:
         if self.needs_client and client is None:
@@ -70,6 +72,32 @@ class AuthorizationCodeGrant(Grant):
         )
 
 
-GRANTS: dict[str, type[Grant]] = {
-    grant.grant_type: grant for grant in (RefreshTokenGrant, AuthorizationCodeGrant)
-}
+class TokenExchangeGrant(Grant):
+    """RFC 8693: an ID token of the configured provider (Google) for a new session's token pair."""
+
+    grant_type = exchange.GRANT_TYPE
+    issued_token_type = exchange.ACCESS_TOKEN_TYPE
+
+    def __init__(self, params: dict, *, client: Client | None, caller: Caller) -> None:
+        super().__init__(params, client=client, caller=caller)
+        if params.get("subject_token_type") != exchange.ID_TOKEN_TYPE:
+            raise InvalidRequest(f'The subject_token_type must be "{exchange.ID_TOKEN_TYPE}".')
+        if params.get("requested_token_type") not in (None, exchange.ACCESS_TOKEN_TYPE):
+            raise InvalidRequest(f'The requested_token_type can only be "{exchange.ACCESS_TOKEN_TYPE}".')
+        self.subject_token = required_string(params, "subject_token")
+
+    def issue(self) -> services.IssuedTokens:
+        return exchange.id_token_exchange(
+            provider=providers.google(),
+            subject_token=self.subject_token,
+            client=self.client,
+            caller=self.caller,
+        )
+
+
+def grants() -> dict[str, type[Grant]]:
+    """The grants /token accepts now: the token exchange only while a provider is configured."""
+    enabled = [RefreshTokenGrant, AuthorizationCodeGrant]
+    if providers.google() is not None:
+        enabled.append(TokenExchangeGrant)
+    return {grant.grant_type: grant for grant in enabled}

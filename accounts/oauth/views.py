@@ -8,6 +8,7 @@ consent) are the ones checked for CSRF. Every page is no-store, and no page can 
 
 from datetime import UTC, datetime
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 from django.contrib.auth import login as browser_sign_in
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +19,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from accounts.federation import providers
 from accounts.oauth import authorize, codes
 from accounts.oauth.forms import SignInForm
 
@@ -88,10 +90,7 @@ class AuthorizeView(View):
                     authz.redirect_to(error="consent_required", error_description="Consent is required.")
                 )
             # The sign-in just happened (or was recent enough): the consent form does not ask again.
-            consent_hidden = [(name, value) for name, value in hidden if name not in ("prompt", "max_age")]
-            consent_hidden += (
-                [("prompt", " ".join(sorted(authz.prompts - {"login"})))] if authz.prompts - {"login"} else []
-            )
+            consent_hidden = signed_in_parameters(authz, hidden)
             scopes = [(scope, authorize.SCOPES[scope]) for scope in authz.scopes]
             return render(
                 request,
@@ -119,9 +118,29 @@ class AuthorizeView(View):
 
     @staticmethod
     def sign_in_page(request, authz, hidden, form, *, status=HTTPStatus.OK) -> HttpResponse:
+        provider = providers.google()
+        provider_link = None
+        if provider is not None:
+            # After the provider's sign-in, the same request continues without asking again.
+            pending = "/authorize?" + urlencode(signed_in_parameters(authz, hidden))
+            provider_link = f"/login/{provider.name}?" + urlencode({"next": pending})
         return render(
             request,
             "oauth/sign_in.html",
-            {"client": authz.client, "form": form, "hidden": hidden},
+            {
+                "client": authz.client,
+                "form": form,
+                "hidden": hidden,
+                "provider": provider,
+                "provider_link": provider_link,
+            },
             status=status,
         )
+
+
+def signed_in_parameters(authz: authorize.AuthorizationRequest, hidden: list) -> list[tuple[str, str]]:
+    """The request's parameters once the user has just signed in: without max_age and
+    prompt=login, which would ask for the sign-in again."""
+    kept = [(name, value) for name, value in hidden if name not in ("prompt", "max_age")]
+    prompts = authz.prompts - {"login"}
+    return kept + ([("prompt", " ".join(sorted(prompts)))] if prompts else [])

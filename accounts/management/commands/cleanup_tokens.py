@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.federation import exchange
 from accounts.keys import lifecycle
 from accounts.models import RefreshTokenRecord
 from accounts.oauth import codes
@@ -28,7 +29,7 @@ BATCH = 1000
 class Command(BaseCommand):
     help = (
         "Delete ended sessions, spent refresh token records, old throttle counters, expired signing keys "
-        "and expired authorization codes."
+        "expired authorization codes and the records of exchanged ID tokens past their expiry."
     )
 
     def handle(self, *args, **options) -> None:
@@ -43,11 +44,12 @@ class Command(BaseCommand):
         old_counters = counters.delete_expired(older_than=policy.counter_windows(), now=now)
         keys = lifecycle.purge(now=now)
         expired_codes = codes.delete_expired(now=now)
+        exchanged = exchange.delete_expired(now=now)
         self.stdout.write(
             f"Deleted {expired['token_blacklist.OutstandingToken']} expired refresh token record(s) and with them "
             f"{expired['accounts.Session']} ended session(s), {spent['token_blacklist.OutstandingToken']} spent "
             f"record(s), {old_counters} old throttle counter(s), {keys} expired signing key(s) and "
-            f"{expired_codes} expired authorization code(s)."
+            f"{expired_codes} expired authorization code(s) and {exchanged} expired exchanged ID token record(s)."
         )
 
 

@@ -1,0 +1,72 @@
+"""RFC 8693 token exchange: a provider's ID token (from its own SDK) for this service's tokens.
+
+The ID token is verified, its identity mapped to a local user by the linking rules, and a new
+session started, all in one transaction with the record that spends the ID token: the primary
+key of ExchangedIdToken decides, so of many requests presenting one ID token exactly one gets
+tokens, and a refused exchange spends nothing. No HTTP here.
+"""
+
+import dataclasses
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from accounts import audit, services
+from accounts.callers import Caller
+from accounts.errors import InvalidCredentials, InvalidRequest
+from accounts.federation.idtokens import LEEWAY, IdTokenRefused, id_token_verify
+from accounts.federation.linking import IdentityRefused, user_for_identity
+from accounts.federation.models import ExchangedIdToken
+from accounts.federation.providers import Provider
+from accounts.oauth.models import Client
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+def id_token_exchange(
+    *,
+    provider: Provider,
+    subject_token: str,
+    caller: Caller,
+    client: Client | None = None,
+    now: datetime | None = None,
+) -> services.IssuedTokens:
+    """The first token pair of a new session (of `client`, when one was named, without scope) for
+    the user of `subject_token`, an ID token of `provider` for one of its token audiences.
+
+    Raises InvalidRequest when the ID token is refused (badly signed, of another issuer or
+    audience, expired, already exchanged) or its identity signs no one in (see
+    accounts.federation.linking); ProviderUnavailable when the provider's keys cannot be had.
+    """
+    try:
+        token = id_token_verify(provider, subject_token, audiences=provider.audiences)
+    except IdTokenRefused as e:
+        audit.event("token exchange refused", ip=caller.ip_address, reason=e.description)
+        raise InvalidRequest(e.description) from None
+    try:
+        with transaction.atomic():
+            user = user_for_identity(provider=provider, token=token)
+            try:
+                with transaction.atomic():
+                    ExchangedIdToken.objects.create(
+                        token_hash=token.fingerprint, expires_at=token.expires_at + LEEWAY
+                    )
+            except IntegrityError:
+                raise IdTokenRefused("The ID token was already exchanged.") from None
+            issued = services.session_start(user=user, caller=caller, client=client, now=now)
+    except (IdTokenRefused, IdentityRefused) as e:
+        audit.event("token exchange refused", ip=caller.ip_address, reason=e.description)
+        raise InvalidRequest(e.description) from None
+    except InvalidCredentials:  # the user was disabled or its password set meanwhile
+        raise InvalidRequest("This account cannot sign in now.") from None
+    audit.event("token exchange", user=user.pk, ip=caller.ip_address, sid=issued.session.pk)
+    # A token-exchange session has no scope, like a /login session (even a client's).
+    return dataclasses.replace(issued, scope=None)
+
+
+def delete_expired(*, now: datetime) -> int:
+    """Forget exchanged ID tokens past their expiry: they would be refused as expired anyway."""
+    deleted, _ = ExchangedIdToken.objects.filter(expires_at__lte=now).delete()
+    return deleted

@@ -1,0 +1,336 @@
+"""Sign in with Google in the browser: the sign-in page's link, the provider's pages, the callback.
+
+The browser on this service's side is Django's test client (with its cookies); on the provider's
+side, a requests session that signs in on the stand-in provider's real pages (Node's
+oidc-provider on loopback). The provider redirects to this service's callback, which the test
+client then opens, as a browser would.
+"""
+
+import html
+import re
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+import requests
+from django.test import Client
+
+from accounts.federation.models import LinkedIdentity
+from accounts.models import Session, User
+from tests.federation.conftest import WEB_CLIENT_ID, ProviderServer
+from tests.oauth.conftest import (
+    authorization_parameters,
+    authorization_response,
+    is_sign_in_page,
+    page_form,
+    pkce_s256,
+)
+
+STATE_KEY = re.compile(r"^_state_google_")
+
+
+@pytest.fixture
+def first_party_app(oauth_client_factory):
+    return oauth_client_factory(name="Example app", client_id="example-app", first_party=True)
+
+
+def provider_link(page) -> str:
+    """The href of the sign-in page's "Sign in with Google" link."""
+    match = re.search(r'<a href="([^"]+)">Sign in with Google</a>', page.content.decode())
+    assert match, page.content.decode()
+    return html.unescape(match.group(1))
+
+
+def through_the_provider(browser: Client, provider: ProviderServer, start: str, *, sub: str):
+    """Follow `start` (/login/google...) to the provider, sign in there as `sub`, and open the
+    callback the provider redirects to; return the callback's response."""
+    to_provider = browser.get(start)
+    assert to_provider.status_code == HTTPStatus.FOUND, to_provider.content[:300]
+    callback = urlsplit(provider.sign_in(requests.Session(), to_provider["Location"], sub=sub))
+    assert callback.path == "/login/google/callback"
+    return browser.get(f"{callback.path}?{callback.query}")
+
+
+def signed_in_user(browser: Client):
+    return browser.session.get("_auth_user_id")
+
+
+def exchange(api_client, app, code: str, verifier: str) -> dict:
+    response = api_client.post(
+        "/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": app.redirect_uri,
+            "code_verifier": verifier,
+            "client_id": app.client_id,
+        },
+    )
+    assert response.status_code == HTTPStatus.OK, response.content
+    return response.json()
+
+
+def test_a_new_user_signs_in_with_google_and_the_authorization_request_continues(
+    provider, client, api_client, first_party_app
+):
+    sub = provider.account("g-b1", email="new.person@example.com", email_verified=True, name="New Person")
+    pkce = pkce_s256()
+    params = authorization_parameters(
+        first_party_app, pkce=pkce, scope="openid email profile", nonce="rp-nonce"
+    )
+    page = client.get("/authorize", params)
+    assert is_sign_in_page(page)
+
+    callback = through_the_provider(client, provider, provider_link(page), sub=sub)
+    assert callback.status_code == HTTPStatus.SEE_OTHER, callback.content[:500]
+    assert callback["Location"].startswith("/authorize?")
+    done = client.get(callback["Location"])
+    code = authorization_response(done, first_party_app.redirect_uri)["code"]
+
+    tokens = exchange(api_client, first_party_app, code, pkce.verifier)
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert (claims["email"], claims["email_verified"], claims["nonce"]) == (
+        "new.person@example.com",
+        True,
+        "rp-nonce",
+    )
+    user = User.objects.get(email="new.person@example.com")
+    assert (user.username, user.full_name, user.has_usable_password()) == ("new.person", "New Person", False)
+    assert LinkedIdentity.objects.filter(user=user, issuer=provider.issuer, subject=sub).exists()
+    assert Session.objects.get().user == user
+
+
+def test_prompt_login_continues_after_the_provider_without_asking_again(provider, client, first_party_app):
+    sub = provider.account("g-b2", email="again@example.com", email_verified=True)
+    params = authorization_parameters(first_party_app, prompt="login", max_age="0")
+    page = client.get("/authorize", params)
+
+    callback = through_the_provider(client, provider, provider_link(page), sub=sub)
+    done = client.get(callback["Location"])
+    assert "code" in authorization_response(done, first_party_app.redirect_uri)
+
+
+def test_the_authorization_request_goes_through_consent_for_a_third_party_client(
+    provider, client, oauth_client_factory
+):
+    app = oauth_client_factory(name="Third party", client_id="third-party")
+    sub = provider.account("g-b3", email="consent@example.com", email_verified=True)
+    page = client.get("/authorize", authorization_parameters(app))
+    callback = through_the_provider(client, provider, provider_link(page), sub=sub)
+
+    consent = client.get(callback["Location"])
+    assert consent.status_code == HTTPStatus.OK
+    assert {"allow", "deny"} <= page_form(consent).submit_names
+
+
+def test_without_google_configured_there_is_no_link_and_no_flow(client, settings, first_party_app):
+    settings.GOOGLE_CLIENT_ID = ""
+    page = client.get("/authorize", authorization_parameters(first_party_app))
+    assert is_sign_in_page(page)
+    assert b"Sign in with Google" not in page.content
+    assert client.get("/login/google").status_code == HTTPStatus.NOT_FOUND
+    assert client.get("/login/google/callback?code=x&state=y").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_signing_in_directly_shows_a_signed_in_page(provider, client):
+    sub = provider.account("g-b4", email="direct@example.com", email_verified=True)
+    page = through_the_provider(client, provider, "/login/google", sub=sub)
+    assert page.status_code == HTTPStatus.OK
+    assert b"You are signed in" in page.content
+    assert signed_in_user(client) == str(User.objects.get(email="direct@example.com").pk)
+
+
+def test_a_next_outside_authorize_is_ignored(provider, client):
+    sub = provider.account("g-b5", email="next@example.com", email_verified=True)
+    page = through_the_provider(
+        client, provider, "/login/google?next=https://evil.example.com/authorize", sub=sub
+    )
+    assert page.status_code == HTTPStatus.OK  # the signed-in page, not a redirect away
+
+
+# --- the password step: a local user's email --------------------------------------------------------
+
+
+def test_a_local_users_email_links_only_after_that_accounts_password(
+    provider, client, user, password, first_party_app
+):
+    sub = provider.account("g-b6", email=user.email, email_verified=True)
+    page = client.get("/authorize", authorization_parameters(first_party_app))
+    callback = through_the_provider(client, provider, provider_link(page), sub=sub)
+    assert callback.status_code == HTTPStatus.SEE_OTHER
+    assert callback["Location"] == "/login/google/link"
+    assert signed_in_user(client) is None
+
+    link_page = client.get("/login/google/link")
+    assert link_page.status_code == HTTPStatus.OK
+    assert user.username.encode() in link_page.content
+    wrong = client.post("/login/google/link", {"password": "not the password"})
+    assert wrong.status_code == HTTPStatus.OK
+    assert b"Incorrect username or password" in wrong.content
+    assert not LinkedIdentity.objects.exists()
+    assert signed_in_user(client) is None
+
+    linked = client.post("/login/google/link", {"password": password})
+    assert linked.status_code == HTTPStatus.SEE_OTHER
+    assert linked["Location"].startswith("/authorize?")
+    assert LinkedIdentity.objects.get().user == user
+    assert signed_in_user(client) == str(user.pk)
+    user.refresh_from_db()
+    assert user.email_verified is True
+    assert "code" in authorization_response(client.get(linked["Location"]), first_party_app.redirect_uri)
+
+    # From then on the provider signs in to it directly.
+    other_browser = Client()
+    again = through_the_provider(other_browser, provider, "/login/google", sub=sub)
+    assert again.status_code == HTTPStatus.OK
+    assert signed_in_user(other_browser) == str(user.pk)
+
+
+def test_the_password_step_is_throttled_like_every_sign_in(provider, client, user, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    sub = provider.account("g-b7", email=user.email, email_verified=True)
+    through_the_provider(client, provider, "/login/google", sub=sub)
+    for _ in range(2):
+        client.post("/login/google/link", {"password": "wrong"})
+    blocked = client.post("/login/google/link", {"password": "wrong"})
+    assert blocked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert not LinkedIdentity.objects.exists()
+
+
+def test_the_password_step_needs_a_pending_link(provider, client, user, password):
+    response = client.post("/login/google/link", {"password": password})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert signed_in_user(client) is None
+
+
+def test_the_password_step_is_csrf_protected(provider, user, password):
+    browser = Client(enforce_csrf_checks=True)
+    sub = provider.account("g-b8", email=user.email, email_verified=True)
+    through_the_provider(browser, provider, "/login/google", sub=sub)
+    response = browser.post("/login/google/link", {"password": password})
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert not LinkedIdentity.objects.exists()
+
+
+# --- every failed check is a 400 page that signs no one in -------------------------------------------
+
+
+def assert_error_page(response, text: str, browser: Client) -> None:
+    assert response.status_code == HTTPStatus.BAD_REQUEST, response.content[:500]
+    assert response["Content-Type"].startswith("text/html")
+    assert text in html.unescape(response.content.decode())
+    assert signed_in_user(browser) is None
+
+
+def callback_url(browser: Client, provider: ProviderServer, *, sub: str) -> str:
+    """Start the flow and sign in at the provider; return the callback URL, not yet opened."""
+    to_provider = browser.get("/login/google")
+    callback = urlsplit(provider.sign_in(requests.Session(), to_provider["Location"], sub=sub))
+    return f"{callback.path}?{callback.query}"
+
+
+def test_a_replayed_state_is_refused(provider, client):
+    sub = provider.account("g-c1", email="replay@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    assert client.get(url).status_code == HTTPStatus.OK
+    client.logout()
+
+    assert_error_page(client.get(url), "already used", client)
+
+
+def test_a_made_up_state_is_refused(provider, client):
+    client.get("/login/google")  # a real state exists in this browser, but not this one
+    assert_error_page(client.get("/login/google/callback?code=abc&state=made-up"), "already used", client)
+
+
+def test_a_missing_state_is_refused(provider, client):
+    assert_error_page(client.get("/login/google/callback?code=abc"), "already used", client)
+
+
+def test_a_callback_opened_in_another_browser_is_refused(provider, client):
+    sub = provider.account("g-c2", email="other.browser@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    attacker = Client()
+    assert_error_page(attacker.get(url), "another browser", attacker)
+    assert not User.objects.exists()
+
+
+def test_a_provider_error_is_shown_and_spends_the_state(provider, client):
+    to_provider = client.get("/login/google")
+    state = dict(part.split("=", 1) for part in urlsplit(to_provider["Location"]).query.split("&"))["state"]
+    response = client.get(
+        f"/login/google/callback?error=access_denied&error_description=User+cancelled&state={state}"
+    )
+    assert_error_page(response, "User cancelled", client)
+    assert not any(STATE_KEY.match(key) for key in client.session)
+
+
+def test_a_nonce_that_is_not_this_browsers_is_refused(provider, client):
+    sub = provider.account("g-c3", email="nonce@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    session = client.session
+    key = next(key for key in session if STATE_KEY.match(key))
+    session[key]["data"]["nonce"] = "another-sign-in's-nonce"
+    session.save()
+
+    assert_error_page(client.get(url), "nonce", client)
+    assert not User.objects.exists()
+
+
+def test_a_code_the_provider_refuses_is_an_error_page(provider, client):
+    sub = provider.account("g-c4", email="code@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    forged = re.sub(r"code=[^&]+", "code=not-the-providers-code", url)
+    assert_error_page(client.get(forged), "refused", client)
+
+
+def test_an_unverified_email_is_refused_in_the_browser(provider, client):
+    sub = provider.account("g-c5", email="unverified@example.com", email_verified=False)
+    assert_error_page(client.get(callback_url(client, provider, sub=sub)), "not verified", client)
+    assert not User.objects.exists()
+
+
+def test_a_disabled_linked_user_is_refused_in_the_browser(provider, client, user_factory):
+    user = user_factory(email="disabled@example.com", is_active=False)
+    LinkedIdentity.objects.create(user=user, issuer=provider.issuer, subject="g-c6")
+    provider.account("g-c6", email=user.email, email_verified=True)
+    assert_error_page(client.get(callback_url(client, provider, sub="g-c6")), "disabled", client)
+
+
+def test_an_id_token_for_another_client_is_refused_in_the_browser(provider, client, settings):
+    # The provider issues the ID token to this service's client id; here the service expects another.
+    sub = provider.account("g-c7", email="aud@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    settings.GOOGLE_CLIENT_ID = "someone-else"
+    settings.GOOGLE_CLIENT_SECRET = ""
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert signed_in_user(client) is None
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/token"])
+def test_a_provider_that_does_not_answer_is_a_503_page(provider, client, path):
+    sub = provider.account("g-c8", email="down@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    from accounts.federation import providers
+
+    providers.reset()
+    provider.control("fail", {"paths": [path]})
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE, response.content[:300]
+    assert response["Retry-After"]
+    assert signed_in_user(client) is None
+
+
+def test_the_redirect_to_the_provider_carries_state_nonce_and_pkce_s256(provider, client, settings):
+    response = client.get("/login/google")
+    query = dict(part.split("=", 1) for part in urlsplit(response["Location"]).query.split("&"))
+    assert response["Location"].startswith(f"{provider.issuer}/auth?")
+    assert query["client_id"] == WEB_CLIENT_ID
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) == 43
+    assert query["nonce"]
+    assert query["state"]
+    assert query["redirect_uri"] == "http%3A%2F%2F127.0.0.1%3A8000%2Flogin%2Fgoogle%2Fcallback"
+    assert "openid" in query["scope"]
