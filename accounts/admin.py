@@ -31,26 +31,11 @@ class UserChangeForm(DjangoUserChangeForm):
         fields = "__all__"
 
 
-class LinkedIdentityInline(admin.TabularInline):
-    """The user's accounts at providers (Sign in with Google). Deleting one unlinks it: the
-    provider account then signs in only after the password step again."""
-
-    model = LinkedIdentity
-    extra = 0
-    fields = ("issuer", "subject", "email", "created_at")
-    readonly_fields = fields
-    verbose_name = "linked provider account"
-    verbose_name_plural = "linked provider accounts (Sign in with Google)"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # linked only by the rules of accounts.federation.linking
-
-
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    inlines = [LinkedIdentityInline]
+    readonly_fields = ("linked_identities",)
     list_display = ("username", "email", "full_name", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("username", "email", "full_name")
@@ -58,6 +43,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("full_name", "email", "email_verified")}),
+        ("Sign in with Google", {"fields": ("linked_identities",)}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -74,6 +60,26 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     actions = ["log_out_everywhere"]
+
+    @admin.display(description="linked provider accounts")
+    def linked_identities(self, user: User) -> str:
+        """The provider accounts that sign in as this user (accounts.federation.linking)."""
+        identities = LinkedIdentity.objects.filter(user=user).order_by("created_at") if user.pk else []
+        if not identities:
+            return "none"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} at {} (email {}, linked {})",
+            (
+                (
+                    identity.subject,
+                    identity.issuer,
+                    identity.email or "-",
+                    f"{identity.created_at:%Y-%m-%d %H:%M}",
+                )
+                for identity in identities
+            ),
+        )
 
     @admin.action(description="Log out everywhere (revoke every session)")
     def log_out_everywhere(self, request, queryset):

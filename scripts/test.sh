@@ -10,6 +10,8 @@ PY=.venv/bin/python
 scripts/ensure-redis.sh
 # tests/oauth/test_browser.py drives the Debian package's /usr/bin/chromium.
 scripts/ensure-chromium.sh
+# tests/federation/ start Node's oidc-provider (tests/provider) as the stand-in for Google.
+scripts/ensure-test-provider.sh
 
 echo "=== pytest on SQLite"
 env -u DATABASE_URL "$PY" -m pytest "$@"

@@ -38,6 +38,13 @@ def test_https_issuer_passes_in_production(settings):
     assert error_ids({"DEBUG": False, "TOKEN_ISSUER": "https://auth.example.com"}, settings) == set()
 
 
+@pytest.mark.parametrize(
+    "issuer", ["https://accounts.google.com", "http://127.0.0.1:9000", "http://[::1]:9000/realms/test"]
+)
+def test_a_google_issuer_that_is_https_or_http_on_loopback_passes(settings, issuer):
+    assert error_ids({"DEBUG": False, "GOOGLE_CLIENT_ID": "web", "GOOGLE_ISSUER": issuer}, settings) == set()
+
+
 def test_an_http_issuer_in_production_is_not_an_error(settings):
     assert error_ids({"DEBUG": False, "TOKEN_ISSUER": "http://auth.example.com"}, settings) == set()
 
@@ -55,6 +62,9 @@ def test_an_http_issuer_in_production_is_not_an_error(settings):
         ({"TOKEN_ISSUER": "https://auth.example.com/?q=1"}, "accounts.E004"),
         ({"TRUSTED_PROXIES": ["10.0.0.0/33"]}, "accounts.E006"),
         ({"TRUSTED_PROXIES": ["proxy.example.com"]}, "accounts.E006"),
+        ({"GOOGLE_CLIENT_ID": "web", "GOOGLE_ISSUER": "http://accounts.example.com"}, "accounts.E007"),
+        ({"GOOGLE_CLIENT_ID": "web", "GOOGLE_ISSUER": "http://localhost:9000"}, "accounts.E007"),
+        ({"GOOGLE_CLIENT_ID": "web", "GOOGLE_ISSUER": "https://idp.example.com/?tenant=1"}, "accounts.E007"),
     ],
 )
 def test_misconfiguration_is_an_error(settings, overrides, error):

@@ -31,6 +31,7 @@ from tests.oauth.conftest import (  # noqa: F401 (fixtures of tests/oauth, regis
     exchange_code,
     is_consent_page,
     is_sign_in_page,
+    issuer_service,
     oauth_client_factory,
     page_form,
     parse_page,

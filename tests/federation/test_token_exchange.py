@@ -5,11 +5,14 @@ over HTTP on loopback) through a mobile app's own client, or one signed by the t
 provider's key and wrong in exactly the property the test names.
 """
 
+import json
 import time
 from http import HTTPStatus
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm
+from jwt.utils import base64url_decode, base64url_encode
 
 from accounts.federation import providers
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity
@@ -123,18 +126,23 @@ def test_an_id_token_is_exchanged_only_once(provider, exchange):
     assert ExchangedIdToken.objects.count() == 1
 
 
-def test_a_replay_with_a_re_encoded_signature_is_still_a_replay(provider, exchange):
-    # base64url leaves spare bits in the signature's last character: flipping them keeps the
-    # signature valid for lenient decoders, so the record is of the signed content, not the string.
-    id_token = provider.sign(provider.claims())
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def test_a_replay_with_the_other_valid_ecdsa_signature_is_still_a_replay(provider, exchange):
+    # An ECDSA signature (r, s) has a twin (r, n - s) that verifies as well: another string of
+    # the same token. The record is of the signed content, so the twin is a replay too.
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_jwk = {**json.loads(ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "ec-1", "alg": "ES256"}
+    provider.control("jwks", {"keys": [provider.public_jwk, ec_jwk]})
+    id_token = provider.sign(provider.claims(), key=ec_key, algorithm="ES256", headers={"kid": "ec-1"})
     assert exchange(id_token).status_code == HTTPStatus.OK
     head, _, signature = id_token.rpartition(".")
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    last = alphabet.index(signature[-1])
-    variant = f"{head}.{signature[:-1]}{alphabet[last ^ 1]}"
+    raw = base64url_decode(signature)
+    twin_s = (P256_ORDER - int.from_bytes(raw[32:], "big")).to_bytes(32, "big")
+    twin = f"{head}.{base64url_encode(raw[:32] + twin_s).decode()}"
 
-    response = exchange(variant)
-    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert_refused(exchange(twin), "already exchanged")
     assert Session.objects.count() == 1
 
 
@@ -386,3 +394,13 @@ def test_the_app_audiences_come_from_google_token_audiences(provider, exchange, 
     settings.GOOGLE_TOKEN_AUDIENCES = ["another-app"]
     assert_refused(exchange(provider.sign(provider.claims(audience=APP_CLIENT_ID))), "audience")
     assert exchange(provider.sign(provider.claims(audience="another-app"))).status_code == HTTPStatus.OK
+
+
+def test_the_linked_identity_is_shown_on_the_users_admin_page(provider, exchange, admin_client):
+    sub = provider.account("g-6001", email="shown@example.com", email_verified=True)
+    exchange(provider.app_id_token(sub))
+    user = User.objects.get(email="shown@example.com")
+
+    page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/")
+    assert page.status_code == HTTPStatus.OK
+    assert f"g-6001 at {provider.issuer}".encode() in page.content

@@ -23,7 +23,8 @@ const provider = new Provider(issuer, {
   claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
   // Like Google: the ID token carries the claims of its scopes.
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: true } },
+  // Dynamic registration (RFC 7591): a test registers the callback of a server it started on a free port.
+  features: { devInteractions: { enabled: true }, registration: { enabled: true } },
   cookies: { keys: ["test-provider-cookie-key"] },
   ttl: { IdToken: 3600, AccessToken: 3600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
   // Sign in and consent (devInteractions) are enough; any consent is granted in full.
