@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from accounts import audit, services
 from accounts.callers import Caller
 from accounts.errors import InvalidCredentials, InvalidRequest
-from accounts.federation.idtokens import LEEWAY, IdTokenRefused, id_token_verify
+from accounts.federation.idtokens import IdTokenRefused, id_token_verify
 from accounts.federation.linking import IdentityRefused, user_for_identity
 from accounts.federation.models import ExchangedIdToken
 from accounts.federation.providers import Provider
@@ -50,9 +50,7 @@ def id_token_exchange(
             user = user_for_identity(provider=provider, token=token)
             try:
                 with transaction.atomic():
-                    ExchangedIdToken.objects.create(
-                        token_hash=token.fingerprint, expires_at=token.expires_at + LEEWAY
-                    )
+                    ExchangedIdToken.objects.create(token_hash=token.fingerprint, expires_at=token.expires_at)
             except IntegrityError:
                 raise IdTokenRefused("The ID token was already exchanged.") from None
             issued = services.session_start(user=user, caller=caller, client=client, now=now)

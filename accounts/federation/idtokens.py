@@ -17,6 +17,8 @@ from django.utils.crypto import constant_time_compare
 from accounts.federation import providers
 from accounts.federation.providers import Provider
 
+# An ID token lives minutes to hours; one claiming to expire further out than this is refused.
+MAX_LIFETIME = timedelta(days=1)
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 # Clock skew tolerated between the provider and this service.
 LEEWAY = timedelta(seconds=30)
@@ -34,7 +36,18 @@ class IdTokenRefused(Exception):
 class VerifiedIdToken:
     claims: dict
     fingerprint: str  # SHA-256 of the signed content: the same token, however it is re-encoded
-    expires_at: datetime
+    expires_at: datetime  # its `exp`, with the clock skew tolerated
+
+    @property
+    def auth_time(self) -> datetime | None:
+        """When the user signed in at the provider (`auth_time`), when the token says."""
+        value = self.claims.get("auth_time")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
 
     @property
     def subject(self) -> str:
@@ -102,8 +115,14 @@ def id_token_verify(
     except (jwt.InvalidTokenError, ValueError, TypeError):
         raise IdTokenRefused("The ID token is invalid.") from None
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > 255:
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 255 or not subject.isprintable():
         raise IdTokenRefused("The ID token's sub is not a usable identifier.")
+    try:
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC) + LEEWAY
+    except (ValueError, OverflowError, OSError, TypeError):
+        raise IdTokenRefused("The ID token's exp is not a time.") from None
+    if expires_at - datetime.now(tz=UTC) > MAX_LIFETIME:
+        raise IdTokenRefused("The ID token claims to live longer than an ID token does.")
     if nonce is not None:
         sent = claims.get("nonce")
         if not isinstance(sent, str) or not constant_time_compare(sent, nonce):
@@ -117,5 +136,5 @@ def id_token_verify(
         # Not the whole string: the signature's encoding (and an ECDSA signature itself) can
         # be altered without invalidating it; the signed content cannot.
         fingerprint=hashlib.sha256(signed_content.encode("ascii", errors="replace")).hexdigest(),
-        expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+        expires_at=expires_at,
     )

@@ -24,6 +24,7 @@ from accounts.models import User
 
 USERNAME_CHARACTERS = re.compile(r"[^\w.@+-]")
 USERNAME_MAX = 150
+EMAIL_MAX = 254  # User.email's max_length
 
 
 class IdentityRefused(Exception):
@@ -92,6 +93,8 @@ def _linked_user(provider: Provider, subject: str) -> User | None:
 def _create_linked_user(*, provider: Provider, token: VerifiedIdToken) -> User:
     if not token.email:
         raise IdentityRefused("The provider gave no email address.")
+    if len(token.email) > EMAIL_MAX or not token.email.isprintable() or "@" not in token.email:
+        raise IdentityRefused("The provider's email address cannot be used here.")
     if not token.email_verified:
         raise IdentityRefused("The provider has not verified this email address.")
     for attempt in range(5):
@@ -100,6 +103,8 @@ def _create_linked_user(*, provider: Provider, token: VerifiedIdToken) -> User:
             if linked is not None:
                 return linked
         existing = User.objects.filter(email__iexact=token.email).first()
+        if existing is not None and not existing.is_active:
+            raise IdentityRefused("This account is disabled.")
         if existing is not None:
             raise LinkNeedsPassword(existing)
         user = User(
@@ -137,4 +142,6 @@ def _free_username(email: str, *, attempt: int) -> str:
 
 
 def _full_name(name) -> str:
-    return name.strip()[:150] if isinstance(name, str) else ""
+    if not isinstance(name, str):
+        return ""
+    return "".join(character for character in name if character.isprintable()).strip()[:150]

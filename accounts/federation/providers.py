@@ -104,9 +104,9 @@ def verification_key(provider: Provider, *, kid: str | None, algorithm: str) -> 
     entry = _entry(provider)
     with entry.lock:
         if entry.keys is None or _now() - entry.keys_at >= settings.UPSTREAM_OIDC_CACHE_SECONDS:
-            _refresh_keys(provider, entry)
+            _refresh_keys(provider, entry, keep_stale=True)
         key = _matching(entry.keys, kid=kid, algorithm=algorithm)
-        if key is None and _now() - entry.keys_at >= settings.UPSTREAM_OIDC_JWKS_REFRESH_SECONDS:
+        if key is None and _now() - entry.keys_tried_at >= settings.UPSTREAM_OIDC_JWKS_REFRESH_SECONDS:
             _refresh_keys(provider, entry)
             key = _matching(entry.keys, kid=kid, algorithm=algorithm)
         return key
@@ -131,7 +131,8 @@ class _Entry:
     metadata: dict | None = None
     metadata_at: float = 0.0
     keys: list[PyJWK] | None = None
-    keys_at: float = 0.0
+    keys_at: float = 0.0  # when the keys were last fetched
+    keys_tried_at: float = float("-inf")  # when a fetch was last attempted, successful or not
 
 
 _entries: dict[str, _Entry] = {}
@@ -172,16 +173,27 @@ def _fetch_metadata(provider: Provider) -> dict:
     return document
 
 
-def _refresh_keys(provider: Provider, entry: _Entry) -> None:
-    # Called with entry.lock held; metadata() takes the same lock, so read it directly.
-    if entry.metadata is None or _now() - entry.metadata_at >= settings.UPSTREAM_OIDC_CACHE_SECONDS:
-        entry.metadata = _fetch_metadata(provider)
-        entry.metadata_at = _now()
-    document = _get_json(entry.metadata["jwks_uri"], "keys")
+def _refresh_keys(provider: Provider, entry: _Entry, *, keep_stale: bool = False) -> None:
+    """Fetch the keys again (with entry.lock held). A failed fetch counts as an attempt too, so an
+    outage does not turn every unknown kid into a fetch; with `keep_stale`, keys already known
+    stay in use through an outage of the provider's JWKS."""
+    entry.keys_tried_at = _now()
     try:
-        keys = PyJWKSet.from_dict(document).keys
-    except (PyJWKSetError, PyJWKError) as e:
-        raise ProviderUnavailable(f"The identity provider's keys cannot be read: {e}") from None
+        # metadata() takes the same lock: read the document here.
+        if entry.metadata is None or _now() - entry.metadata_at >= settings.UPSTREAM_OIDC_CACHE_SECONDS:
+            entry.metadata = _fetch_metadata(provider)
+            entry.metadata_at = _now()
+        document = _get_json(entry.metadata["jwks_uri"], "keys")
+        try:
+            keys = PyJWKSet.from_dict(document).keys
+        except (PyJWKSetError, PyJWKError, TypeError, ValueError, AttributeError, KeyError) as e:
+            logger.warning("identity provider keys unreadable: %s", e)
+            raise ProviderUnavailable("The identity provider's keys cannot be read.") from None
+    except ProviderUnavailable:
+        if keep_stale and entry.keys is not None:
+            logger.warning("identity provider keys could not be refreshed; the cached keys stay in use")
+            return
+        raise
     entry.keys = [key for key in keys if key.public_key_use in (None, "sig")]
     entry.keys_at = _now()
 

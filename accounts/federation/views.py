@@ -11,8 +11,9 @@ Every failed check is a 400 page that signs no one in; a provider that does not 
 503 page.
 """
 
+import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -24,7 +25,6 @@ from django.conf import settings
 from django.contrib.auth import login as browser_sign_in
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -34,7 +34,7 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import audit
 from accounts.callers import caller_of
 from accounts.federation import providers
-from accounts.federation.idtokens import IdTokenRefused, VerifiedIdToken, id_token_verify
+from accounts.federation.idtokens import LEEWAY, IdTokenRefused, VerifiedIdToken, id_token_verify
 from accounts.federation.linking import IdentityRefused, LinkNeedsPassword, identity_link, user_for_identity
 from accounts.federation.providers import Provider, ProviderUnavailable
 from accounts.models import User
@@ -45,7 +45,10 @@ BACKEND = "accounts.throttling.backends.ThrottledModelBackend"
 PENDING_LINK = "accounts.federation.pending_link"
 # How long the password step waits after the provider's sign-in.
 PENDING_LINK_SECONDS = 600
+# How long a sign-in started at the provider may take before its state is refused.
+STATE_SECONDS = 600
 SCOPE = "openid email profile"
+MAX_AGE = re.compile(r"^[0-9]{1,10}$")
 
 
 def callback_uri(provider: Provider) -> str:
@@ -71,19 +74,25 @@ def _provider() -> Provider:
 
 
 def _oauth_client(provider: Provider) -> DjangoOAuth2App:
-    """Authlib's Django client for `provider`: state, nonce and PKCE, and the code exchange."""
+    """Authlib's Django client for `provider`: state, nonce and PKCE, and the code exchange.
+
+    Only the two endpoints are taken from the discovery document: the rest of it must not
+    override this client's own settings (PKCE, scope, client id).
+    """
+    metadata = providers.metadata(provider)
     return DjangoOAuth2App(
         DjangoIntegration(provider.name),
         name=provider.name,
         client_id=provider.client_id,
         client_secret=provider.client_secret or None,
+        authorize_url=metadata["authorization_endpoint"],
+        access_token_url=metadata["token_endpoint"],
         client_kwargs={
             "scope": SCOPE,
             "code_challenge_method": "S256",
             "default_timeout": settings.UPSTREAM_OIDC_TIMEOUT_SECONDS,
             "token_endpoint_auth_method": "client_secret_basic" if provider.client_secret else "none",
         },
-        **providers.metadata(provider),
     )
 
 
@@ -106,29 +115,61 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _signed_in(request: HttpRequest, user: User, *, next_url: str | None) -> HttpResponse:
+def _signed_in(
+    request: HttpRequest, user: User, *, auth_time: datetime, next_url: str | None
+) -> HttpResponse:
     browser_sign_in(request, user, backend=BACKEND)
-    request.session[AUTH_TIME] = int(timezone.now().timestamp())
+    request.session[AUTH_TIME] = int(auth_time.timestamp())
     audit.event("provider sign-in", user=user.pk, ip=caller_of(request).ip_address)
     if next_url:
         return SeeOther(next_url)
     return render(request, "federation/signed_in.html", {"user": user})
 
 
+def _auth_time(token: VerifiedIdToken) -> datetime:
+    """When the user signed in: the provider's `auth_time` when it says (never in the future),
+    else now, the moment the provider vouched for the user."""
+    now = datetime.now(tz=UTC)
+    return min(token.auth_time or now, now)
+
+
+def _fresh_enough(token: VerifiedIdToken, pending: dict) -> bool:
+    """Whether the provider's sign-in is as recent as the pending request asked (prompt=login
+    or max_age, passed on to the provider as max_age): proven by the token's `auth_time`."""
+    max_age = pending.get("max_age")
+    if max_age is None:
+        return True
+    if token.auth_time is None:
+        return False
+    since = pending["started_at"] if max_age == 0 else time.time() - max_age
+    return token.auth_time.timestamp() >= since - LEEWAY.total_seconds()
+
+
 @method_decorator(never_cache, name="dispatch")
 class ProviderSignInView(View):
-    """Send the browser to the provider's authorization endpoint."""
+    """Send the browser to the provider's authorization endpoint.
+
+    `next` is the pending /authorize request to continue; `max_age` (0 for prompt=login) is how
+    recent its sign-in must be, which the provider is asked for and must prove.
+    """
 
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
         provider = _provider()
+        max_age = request.GET.get("max_age", "")
+        max_age = int(max_age) if MAX_AGE.match(max_age) else None
+        extra = (
+            {}
+            if max_age is None
+            else {"max_age": str(max_age), **({"prompt": "login"} if max_age == 0 else {})}
+        )
+        redirect_uri = callback_uri(provider)
         try:
             client = _oauth_client(provider)
             # Authlib makes state, nonce and the PKCE verifier (its authorize_redirect, plus the
-            # pending request to continue): kept in this browser's session under the state.
-            redirect_uri = callback_uri(provider)
-            authorization = client.create_authorization_url(redirect_uri)
+            # pending request and its freshness): kept in this browser's session under the state.
+            authorization = client.create_authorization_url(redirect_uri, **extra)
         except ProviderUnavailable:
             return _unavailable(request)
         client.framework.set_state_data(
@@ -139,6 +180,8 @@ class ProviderSignInView(View):
                 "code_verifier": authorization["code_verifier"],
                 "nonce": authorization["nonce"],
                 "next": continue_to(request.GET.get("next")),
+                "max_age": max_age,
+                "started_at": time.time(),
             },
         )
         return HttpResponseRedirect(authorization["url"])
@@ -152,20 +195,16 @@ class ProviderCallbackView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         provider = _provider()
-        framework = DjangoIntegration(provider.name)
-        state = request.GET.get("state")
-        pending = framework.get_state_data(request.session, state) if state else None
-        if state:  # single use, whatever happens next
-            framework.clear_state_data(request.session, state)
-        if "error" in request.GET:
-            error = request.GET.get("error_description") or request.GET.get("error")
-            return _error_page(request, f"{provider.label} did not sign you in: {error}")
+        pending = self.spend_state(request, provider)
         if pending is None:
             return _error_page(
                 request,
                 "This sign-in is not valid here: it was already used, expired, or started in "
                 "another browser. Start again from the application.",
             )
+        if "error" in request.GET:
+            error = request.GET.get("error_description") or request.GET.get("error")
+            return _error_page(request, f"{provider.label} did not sign you in: {error}")
         code = request.GET.get("code")
         if not code:
             return _error_page(request, f"{provider.label} sent no authorization code.")
@@ -173,7 +212,7 @@ class ProviderCallbackView(View):
             token = _oauth_client(provider).fetch_access_token(
                 code=code, redirect_uri=pending["redirect_uri"], code_verifier=pending["code_verifier"]
             )
-            id_token = token.get("id_token")
+            id_token = token.get("id_token") if isinstance(token, dict) else None
             if not isinstance(id_token, str):
                 return _error_page(request, f"{provider.label} sent no ID token.")
             verified = id_token_verify(
@@ -184,8 +223,14 @@ class ProviderCallbackView(View):
         except IdTokenRefused as e:
             audit.event("provider sign-in refused", ip=caller_of(request).ip_address, reason=e.description)
             return _error_page(request, e.description)
-        except (ProviderUnavailable, requests.RequestException):
+        except (ProviderUnavailable, requests.RequestException, ValueError, TypeError, KeyError):
+            # Unreachable, or an answer that is not an OAuth token response.
             return _unavailable(request)
+        if not _fresh_enough(verified, pending):
+            return _error_page(
+                request,
+                f"The application asks for a fresh sign-in, and {provider.label} did not confirm one.",
+            )
         try:
             user = user_for_identity(provider=provider, token=verified)
         except LinkNeedsPassword as e:
@@ -201,7 +246,21 @@ class ProviderCallbackView(View):
         except IdentityRefused as e:
             audit.event("provider sign-in refused", ip=caller_of(request).ip_address, reason=e.description)
             return _error_page(request, e.description)
-        return _signed_in(request, user, next_url=pending.get("next"))
+        return _signed_in(request, user, auth_time=_auth_time(verified), next_url=pending.get("next"))
+
+    @staticmethod
+    def spend_state(request: HttpRequest, provider: Provider) -> dict | None:
+        """The data this browser kept under the callback's `state`, removed: single use, whatever
+        happens next. None for a missing, unknown, used or expired state."""
+        state = request.GET.get("state")
+        if not state:
+            return None
+        framework = DjangoIntegration(provider.name)
+        pending = framework.get_state_data(request.session, state)
+        framework.clear_state_data(request.session, state)
+        if not isinstance(pending, dict) or time.time() - pending.get("started_at", 0) > STATE_SECONDS:
+            return None
+        return pending
 
 
 @method_decorator([never_cache, csrf_protect], name="dispatch")
@@ -231,13 +290,13 @@ class LinkView(View):
             fingerprint=pending["fingerprint"],
             expires_at=datetime.fromisoformat(pending["expires_at"]),
         )
+        request.session.pop(PENDING_LINK, None)
         try:
             linked = identity_link(provider=provider, token=token, user=form.get_user())
         except IdentityRefused as e:
-            request.session.pop(PENDING_LINK, None)
             return _error_page(request, e.description)
-        request.session.pop(PENDING_LINK, None)
-        return _signed_in(request, linked, next_url=pending.get("next"))
+        # The password was just entered: that is the sign-in's time.
+        return _signed_in(request, linked, auth_time=datetime.now(tz=UTC), next_url=pending.get("next"))
 
     @staticmethod
     def pending(request: HttpRequest) -> tuple[Provider, dict | None, User | None]:

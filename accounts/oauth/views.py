@@ -123,7 +123,10 @@ class AuthorizeView(View):
         if provider is not None:
             # After the provider's sign-in, the same request continues without asking again.
             pending = "/authorize?" + urlencode(signed_in_parameters(authz, hidden))
-            provider_link = f"/login/{provider.name}?" + urlencode({"next": pending})
+            # prompt=login and max_age move to the provider, which must prove a recent sign-in.
+            max_age = 0 if "login" in authz.prompts else authz.max_age
+            link = {"next": pending, **({"max_age": max_age} if max_age is not None else {})}
+            provider_link = f"/login/{provider.name}?" + urlencode(link)
         return render(
             request,
             "oauth/sign_in.html",

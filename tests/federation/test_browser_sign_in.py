@@ -9,7 +9,7 @@ client then opens, as a browser would.
 import html
 import re
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
@@ -105,14 +105,45 @@ def test_a_new_user_signs_in_with_google_and_the_authorization_request_continues
     assert Session.objects.get().user == user
 
 
-def test_prompt_login_continues_after_the_provider_without_asking_again(provider, client, first_party_app):
+@pytest.mark.parametrize(
+    ("request_asks", "provider_asked"),
+    [
+        ({"prompt": "login"}, {"prompt": "login", "max_age": "0"}),
+        ({"max_age": "0"}, {"prompt": "login", "max_age": "0"}),
+        ({"max_age": "300"}, {"max_age": "300"}),
+    ],
+)
+def test_a_fresh_sign_in_asked_by_the_app_is_asked_of_the_provider_and_proven(
+    provider, client, first_party_app, request_asks, provider_asked
+):
     sub = provider.account("g-b2", email="again@example.com", email_verified=True)
-    params = authorization_parameters(first_party_app, prompt="login", max_age="0")
-    page = client.get("/authorize", params)
+    page = client.get("/authorize", authorization_parameters(first_party_app, **request_asks))
+    to_provider = client.get(provider_link(page))
+    query = dict(parse_qsl(urlsplit(to_provider["Location"]).query))
+    assert {name: query.get(name) for name in provider_asked} == provider_asked
+    if "prompt" not in provider_asked:
+        assert "prompt" not in query
 
-    callback = through_the_provider(client, provider, provider_link(page), sub=sub)
-    done = client.get(callback["Location"])
+    callback = urlsplit(provider.sign_in(requests.Session(), to_provider["Location"], sub=sub))
+    back = client.get(f"{callback.path}?{callback.query}")
+    done = client.get(back["Location"])  # the request continues, without asking again
     assert "code" in authorization_response(done, first_party_app.redirect_uri)
+
+
+def test_a_provider_sign_in_older_than_the_request_is_refused_when_a_fresh_one_was_asked(
+    provider, client, first_party_app
+):
+    sub = provider.account("g-b9", email="stale@example.com", email_verified=True)
+    page = client.get("/authorize", authorization_parameters(first_party_app, prompt="login"))
+    to_provider = client.get(provider_link(page))
+    callback = urlsplit(provider.sign_in(requests.Session(), to_provider["Location"], sub=sub))
+    # As if the provider had answered from a sign-in made before this request began.
+    session = client.session
+    key = next(key for key in session_keys(session) if STATE_KEY.match(key))
+    session[key]["data"]["started_at"] += 120
+    session.save()
+
+    assert_error_page(client.get(f"{callback.path}?{callback.query}"), "fresh sign-in", client)
 
 
 def test_the_authorization_request_goes_through_consent_for_a_third_party_client(
@@ -238,9 +269,13 @@ def test_a_replayed_state_is_refused(provider, client):
     sub = provider.account("g-c1", email="replay@example.com", email_verified=True)
     url = callback_url(client, provider, sub=sub)
     assert client.get(url).status_code == HTTPStatus.OK
-    client.logout()
+    signed_in = signed_in_user(client)
 
-    assert_error_page(client.get(url), "already used", client)
+    replayed = client.get(url)  # the same browser, the same state
+    assert replayed.status_code == HTTPStatus.BAD_REQUEST
+    assert "already used" in html.unescape(replayed.content.decode())
+    assert signed_in_user(client) == signed_in
+    assert not any(STATE_KEY.match(key) for key in session_keys(client.session))
 
 
 def test_a_made_up_state_is_refused(provider, client):
@@ -258,6 +293,22 @@ def test_a_callback_opened_in_another_browser_is_refused(provider, client):
     attacker = Client()
     assert_error_page(attacker.get(url), "another browser", attacker)
     assert not User.objects.exists()
+
+
+def test_a_provider_error_without_this_browsers_state_shows_nothing_of_it(provider, client):
+    response = client.get("/login/google/callback?error=x&error_description=Call+0800+support&state=made-up")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert b"0800" not in response.content
+
+
+def test_a_state_older_than_ten_minutes_is_refused(provider, client):
+    sub = provider.account("g-c9", email="slow@example.com", email_verified=True)
+    url = callback_url(client, provider, sub=sub)
+    session = client.session
+    key = next(key for key in session_keys(session) if STATE_KEY.match(key))
+    session[key]["data"]["started_at"] -= 601
+    session.save()
+    assert_error_page(client.get(url), "expired", client)
 
 
 def test_a_provider_error_is_shown_and_spends_the_state(provider, client):

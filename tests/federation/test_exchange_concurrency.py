@@ -46,3 +46,28 @@ def test_concurrent_exchanges_of_one_id_token_give_exactly_one_token_pair(provid
         assert LinkedIdentity.objects.filter(user=user).count() == 1
         assert Session.objects.filter(user=user).count() == 1
     assert ExchangedIdToken.objects.count() == ROUNDS
+
+
+def test_concurrent_first_sign_ins_of_one_new_identity_create_one_user(provider_server, exchange_service):
+    # Different ID tokens of one new provider account, at once: every one is exchanged, and the
+    # user and its link are created once (the unique constraints decide; the others find them).
+    provider_server.control("reset")
+    sub = provider_server.account("g-first", email="first@example.com", email_verified=True)
+    id_tokens = [
+        provider_server.sign(provider_server.claims(sub, email="first@example.com", jti=str(n)))
+        for n in range(CONCURRENT)
+    ]
+    requests = [
+        (
+            "/token",
+            {"grant_type": EXCHANGE_GRANT, "subject_token": token, "subject_token_type": ID_TOKEN_TYPE},
+        )
+        for token in id_tokens
+    ]
+
+    results = all_at_once(exchange_service, requests)
+
+    assert Counter(status for status, _ in results) == {HTTPStatus.OK: CONCURRENT}, results
+    user = User.objects.get(email="first@example.com")
+    assert LinkedIdentity.objects.get().user == user
+    assert Session.objects.filter(user=user).count() == CONCURRENT

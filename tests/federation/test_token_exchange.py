@@ -146,6 +146,24 @@ def test_a_replay_with_the_other_valid_ecdsa_signature_is_still_a_replay(provide
     assert Session.objects.count() == 1
 
 
+def test_an_exchange_refused_after_the_id_token_was_recorded_does_not_spend_it(
+    provider, exchange, monkeypatch
+):
+    from accounts.errors import InvalidCredentials
+    from accounts.federation import exchange as exchange_module
+
+    def user_changed_meanwhile(**kwargs):
+        raise InvalidCredentials()
+
+    id_token = provider.sign(provider.claims())
+    with monkeypatch.context() as patch:
+        patch.setattr(exchange_module.services, "session_start", user_changed_meanwhile)
+        assert_refused(exchange(id_token), "cannot sign in now")
+    nothing_changed(0)
+
+    assert exchange(id_token).status_code == HTTPStatus.OK
+
+
 def test_a_refused_exchange_does_not_spend_the_id_token(provider, exchange, user_factory):
     user = user_factory(email="later@example.com", is_active=False)
     sub = provider.account("g-2002", email="later@example.com", email_verified=True)
@@ -187,6 +205,22 @@ def test_a_token_without_an_email_is_refused(provider, exchange, db):
     nothing_changed(0)
 
 
+def test_a_disabled_user_holding_the_email_is_refused_as_disabled(provider, exchange, user_factory):
+    user_factory(email="off@example.com", is_active=False)
+    assert_refused(exchange(provider.sign(provider.claims(email="OFF@example.com"))), "disabled")
+    nothing_changed(1)
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["x" * 250 + "@example.com", "nul\x00@example.com", "no-at-sign"],
+    ids=["too-long", "nul", "no-at"],
+)
+def test_an_email_that_cannot_be_stored_is_refused(provider, exchange, db, email):
+    assert_refused(exchange(provider.sign(provider.claims(email=email))), "cannot be used")
+    nothing_changed(0)
+
+
 def test_a_disabled_linked_user_is_refused(provider, exchange, user_factory):
     user = user_factory(is_active=False)
     LinkedIdentity.objects.create(user=user, issuer=provider.issuer, subject="g-3003")
@@ -213,6 +247,9 @@ FORGERIES = {
     "missing-sub": (lambda p: p.sign(p.claims(sub=None)), "sub"),
     "blank-sub": (lambda p: p.sign(p.claims(sub="  ")), "sub"),
     "missing-exp": (lambda p: p.sign(p.claims(exp=None)), "exp"),
+    "exp-past-year-9999": (lambda p: p.sign(p.claims(exp=10**12)), "exp"),
+    "exp-far-too-late": (lambda p: p.sign(p.claims(exp=int(time.time()) + 30 * 86400)), "longer"),
+    "sub-with-nul": (lambda p: p.sign(p.claims(sub="g-\x00-1")), "sub"),
     "unknown-kid": (
         lambda p: p.sign(p.claims(), key=other_rsa_key(), headers={"kid": "not-published"}),
         "key",
@@ -283,8 +320,28 @@ def test_an_unknown_kid_refetches_the_keys_at_most_once_per_interval(provider, e
 
     stranger = other_rsa_key()
     for _ in range(5):
-        exchange(provider.sign(provider.claims("g-5002"), key=stranger, headers={"kid": "rotated-in"}))
+        response = exchange(
+            provider.sign(provider.claims("g-5002"), key=stranger, headers={"kid": "rotated-in"})
+        )
+        assert_refused(response, "key")
     assert provider.requests_served()["jwks"] == fetched  # the cache is fresh: no refetch yet
+
+
+def test_a_failing_jwks_is_refetched_at_most_once_per_interval_and_known_keys_stay_in_use(
+    provider, exchange, db, settings
+):
+    settings.UPSTREAM_OIDC_JWKS_REFRESH_SECONDS = 3600
+    assert exchange(provider.sign(provider.claims("g-5005"))).status_code == HTTPStatus.OK
+    provider.control("fail", {"paths": ["/jwks"]})
+    settings.UPSTREAM_OIDC_CACHE_SECONDS = 0  # the cached keys are due for a refresh at once
+    fetched = provider.requests_served()["jwks"]
+
+    known = exchange(provider.sign(provider.claims("g-5006", email="known@example.com")))
+    assert known.status_code == HTTPStatus.OK, known.content  # the stale keys still verify
+    stranger = other_rsa_key()
+    for _ in range(3):
+        exchange(provider.sign(provider.claims("g-5007"), key=stranger, headers={"kid": "made-up"}))
+    assert provider.requests_served()["jwks"] - fetched <= 4  # one per request at most, no storm
 
 
 def test_a_key_the_provider_rotates_in_is_found_by_refetching(provider, exchange, db, settings):
@@ -404,3 +461,20 @@ def test_the_linked_identity_is_shown_on_the_users_admin_page(provider, exchange
     page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/")
     assert page.status_code == HTTPStatus.OK
     assert f"g-6001 at {provider.issuer}".encode() in page.content
+
+
+def test_a_jwks_key_with_a_malformed_alg_is_a_503_not_a_500(provider, exchange, db):
+    provider.control("jwks", {"keys": [{**provider.public_jwk, "alg": ["RS256"]}]})
+    response = exchange(provider.sign(provider.claims()))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_an_azp_of_another_party_is_refused_in_the_browser_flow(provider, db):
+    from accounts.federation.idtokens import IdTokenRefused, id_token_verify
+
+    web = providers.google()
+    token = provider.sign(provider.claims(audience=web.client_id, nonce="n-1", azp="someone-else"))
+    with pytest.raises(IdTokenRefused, match="azp"):
+        id_token_verify(web, token, audiences=(web.client_id,), nonce="n-1")
+    control = provider.sign(provider.claims(audience=web.client_id, nonce="n-1", azp=web.client_id))
+    assert id_token_verify(web, control, audiences=(web.client_id,), nonce="n-1").subject
