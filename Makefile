@@ -6,12 +6,17 @@ PY := $(VENV)/bin/python
 # Development defaults; the environment wins.
 export DJANGO_DEBUG ?= 1
 
-.PHONY: run test bench setup lint migrate clean
+.PHONY: run test bench setup lint migrate clean superuser
 
+# The service's dependencies (requirements.txt), then the tests' and tools' (requirements-dev.txt).
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
@@ -21,15 +26,19 @@ setup: $(VENV)/.installed
 run: setup
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: setup
+test: setup $(VENV)/.installed-dev
 	scripts/test.sh
 
+# An administrator for /admin/ (asks for a username, email and password).
+superuser: setup
+	$(PY) manage.py createsuperuser
+
 # Serves the project with gunicorn on a throwaway PostgreSQL and drives it with wrk (about 4 min).
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	scripts/with-postgres.sh $(PY) bench/run.py $(BENCH_ARGS)
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 
 clean:

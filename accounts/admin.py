@@ -2,9 +2,13 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
@@ -17,6 +21,10 @@ from accounts.throttling.forms import ThrottledAdminAuthenticationForm
 
 # The admin's sign-in counts failures on the same counters as /login (and shows the same block).
 admin.site.login_form = ThrottledAdminAuthenticationForm
+# "View site": the service has no site of its own; its documentation is the place to go.
+admin.site.site_url = "/docs/"
+admin.site.site_header = "authproject administration"
+admin.site.site_title = "authproject admin"
 
 
 class UserCreationForm(DjangoUserCreationForm):
@@ -105,26 +113,57 @@ class SessionStatusFilter(admin.SimpleListFilter):
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
-    list_display = (
+    """Sessions as the API shows them: read-only, revoked through the service (with its audit
+    event) by the Revoke button of a session's page or the list's action."""
+
+    list_display = ("short_id", "user", "client", "status", "short_user_agent", "last_used_at", "ends_at")
+    list_display_links = ("short_id",)
+    list_filter = (SessionStatusFilter, "end_reason")
+    search_fields = ("id", "user__username", "user__email", "ip_address")
+    list_select_related = ("user", "newest_record", "client")
+    ordering = ("-created_at",)
+    fields = (
         "id",
         "user",
+        "client",
         "status",
         "created_at",
         "last_used_at",
-        "expires_at",
+        "ends_at",
+        "absolute_end",
+        "user_agent",
         "ip_address",
+        "scope",
+        "auth_time",
+        "revoked_at",
         "end_reason",
+        "refresh_tokens",
     )
-    list_filter = (SessionStatusFilter, "end_reason")
-    search_fields = ("id", "user__username", "user__email", "ip_address")
-    list_select_related = ("user", "newest_record")
-    ordering = ("-created_at",)
-    readonly_fields = [*(field.name for field in Session._meta.fields), "refresh_tokens"]
+    readonly_fields = fields
     actions = ["revoke"]
+    change_form_template = "admin/accounts/session/change_form.html"
+
+    @admin.display(description="id")
+    def short_id(self, session: Session) -> str:
+        return session.id.hex[:8]
 
     @admin.display(description="status")
     def status(self, session: Session) -> str:
         return session.status()
+
+    @admin.display(description="ends at")
+    def ends_at(self, session: Session):
+        """The earlier of the idle end and the absolute end: the API's `expires_at`."""
+        return session.ends_at()
+
+    @admin.display(description="absolute end")
+    def absolute_end(self, session: Session):
+        return session.expires_at
+
+    @admin.display(description="user agent")
+    def short_user_agent(self, session: Session) -> str:
+        agent = session.user_agent
+        return agent if len(agent) <= 40 else f"{agent[:39]}…"
 
     @admin.display(description="refresh tokens (oldest first)")
     def refresh_tokens(self, session: Session) -> str:
@@ -143,13 +182,44 @@ class SessionAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Revoke the selected sessions")
+    @admin.action(description="Revoke the selected sessions", permissions=["revoke"])
     def revoke(self, request, queryset):
         revoked = services.admin_sessions_revoke(sessions=queryset)
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
 
+    def get_urls(self):
+        revoke = self.admin_site.admin_view(self.revoke_view)
+        return [
+            path("<path:object_id>/revoke/", revoke, name="accounts_session_revoke"),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request, object_id: str):
+        """POST: revoke this session through the service, then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        session = self.get_object(request, unquote(object_id))
+        if session is None:
+            raise Http404("No such session.")
+        revoked = services.admin_sessions_revoke(sessions=Session.objects.filter(pk=session.pk))
+        message = "Session revoked." if revoked else "The session had already ended."
+        self.message_user(request, message, messages.SUCCESS if revoked else messages.INFO)
+        return HttpResponseRedirect(reverse("admin:accounts_session_change", args=[session.pk]))
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["can_revoke"] = obj is not None and obj.is_active() and self.has_revoke_permission(request)
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_session")
+
     def has_add_permission(self, request) -> bool:
-        return False  # sessions start at /login only
+        return False  # sessions start at a sign-in only
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # nothing to edit: pages are read-only (no Save); revoking has its button
 
 
 @admin.register(SigningKey)

@@ -117,8 +117,18 @@ def start_up() -> None:
     ]
     if errors:
         raise SystemCheckError("The service cannot start:\n" + "\n".join(str(message) for message in errors))
+    from accounts.health import MIGRATE_COMMAND, pending_migrations
     from accounts.keys import lifecycle
 
+    try:
+        pending = pending_migrations()
+    except DatabaseError:
+        pending = []  # /healthz answers 503 until the database answers and is migrated
+    if pending:
+        raise SystemCheckError(
+            f"The service cannot start: {len(pending)} migration(s) are not applied to the database "
+            f"({', '.join(pending[:5])}{', ...' if len(pending) > 5 else ''}). Run `{MIGRATE_COMMAND}` first."
+        )
     try:
         lifecycle.ensure_signing_key()
     except DatabaseError as e:

@@ -13,6 +13,7 @@ from django.template.response import SimpleTemplateResponse
 from django.views import defaults
 
 from accounts.errors import OUTAGES, Error, RequestTooLarge, as_error
+from accounts.health import health
 
 
 def error_response(request: HttpRequest, error: Error) -> HttpResponse:
@@ -26,6 +27,26 @@ def error_response(request: HttpRequest, error: Error) -> HttpResponse:
     for name, value in error.headers().items():
         response[name] = value
     return response
+
+
+class HealthCheckMiddleware:
+    """GET /healthz, answered first: before the Host header is checked against ALLOWED_HOSTS
+    (load balancers probe by address, with whatever Host), before HTTPS redirects, sessions or
+    CSRF. 200 {"status": "ok"}, or 503 while the database does not answer or migrations are
+    pending (accounts.health)."""
+
+    PATHS = ("/healthz", "/healthz/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info not in self.PATHS or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        healthy, body = health()
+        response = JsonResponse(body, status=200 if healthy else 503)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class BodySizeLimitMiddleware:

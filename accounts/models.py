@@ -199,7 +199,10 @@ class Session(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"], name="accounts_session_user_idx")]
 
     def __str__(self) -> str:
-        return f"{self.id.hex[:8]} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else str(self.id)
+        """What a person reads: whose session, and since when (the admin's page titles)."""
+        if self.created_at is None:
+            return str(self.id)
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M} ({self.id.hex[:8]})"
 
     def refresh_token_records(self) -> models.QuerySet:
         """Every recorded refresh token of this session (their jti starts with its id), oldest first."""

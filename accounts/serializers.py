@@ -205,6 +205,7 @@ class DetailSerializer(serializers.Serializer):
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    detail = serializers.CharField(required=False, help_text="Why it is unavailable.")
 
 
 class JwkSerializer(serializers.Serializer):

@@ -3,7 +3,9 @@
 from http import HTTPStatus
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotFound
@@ -17,6 +19,7 @@ from accounts import services
 from accounts.authentication import OwnAccount
 from accounts.callers import caller_of
 from accounts.errors import NO_STORE
+from accounts.health import health
 from accounts.keys import ring
 from accounts.oauth.clients import client_authenticate
 from accounts.oauth.credentials import client_credentials
@@ -256,16 +259,22 @@ def _id_token_algorithms() -> list[str]:
 
 
 class HealthView(PublicEndpoint):
-    """200 when the database answers, 503 otherwise."""
+    """200 when the database answers and its migrations are applied, 503 otherwise."""
 
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request: Request) -> Response:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        except DatabaseError:
-            return Response({"status": "unavailable"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
-        return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+        # Answered by accounts.middleware.HealthCheckMiddleware before any view; described here.
+        healthy, body = health()
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        return Response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+@method_decorator(never_cache, name="dispatch")
+class HomeView(TemplateView):
+    """/: a page of links for a person who opens the service's address (docs, discovery, admin)."""
+
+    template_name = "accounts/home.html"
+    http_method_names = ["get", "head"]
 
 
 class SchemaView(SpectacularAPIView):

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "accounts.middleware.HealthCheckMiddleware",
     "accounts.middleware.OutageMiddleware",
     "accounts.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -330,5 +331,10 @@ LOGGING = {
         "audit": {"class": "logging.StreamHandler", "formatter": "json"},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"accounts.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "accounts.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
+        # Django's own default gives "django" a console handler of its own with DEBUG on, on
+        # top of the root's: every 4xx was logged twice. Its records go to the root's alone.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -12,6 +12,7 @@ from accounts.oidc import views as oidc_views
 handler500 = "accounts.middleware.server_error"
 
 urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
     path("admin/", admin.site.urls),
     re_path(r"^login/?$", views.LoginView.as_view(), name="login"),
     re_path(r"^login/google/?$", federation_views.ProviderSignInView.as_view(), name="login-google"),

@@ -249,3 +249,83 @@ def test_signing_keys_cannot_be_deleted_in_the_admin(admin_client, keys_in_every
     assert one.status_code == HTTPStatus.FORBIDDEN
     assert bulk.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)  # "no action selected", nothing done
     assert SigningKey.objects.count() == len(keys_in_every_state)
+
+
+# --- sessions as the API shows them; pages a person meets -------------------------------------
+
+
+def test_the_session_list_shows_a_short_id_the_client_and_the_apis_end(admin_client, login, user, api_client):
+    tokens = login(user)
+    session = Session.objects.get()
+    listed = admin_client.get("/admin/accounts/session/")
+    api = api_client.get("/users/me/sessions/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").json()
+
+    assert shown(listed, "short_id") == {str(session.pk): session.pk.hex[:8]}
+    assert shown(listed, "client") == {str(session.pk): "-"}
+    ends_at = timezone.localtime(session.ends_at()).strftime("%b. %-d, %Y")
+    assert shown(listed, "ends_at")[str(session.pk)].startswith(ends_at)
+    assert api[0]["expires_at"].startswith(session.ends_at().strftime("%Y-%m-%dT%H:%M"))
+    assert session.ends_at() < session.expires_at  # the idle end, earlier than the absolute one
+
+
+def test_a_session_page_is_read_only_with_a_revoke_button_and_a_readable_title(admin_client, login, user):
+    login(user)
+    session = Session.objects.get()
+
+    page = admin_client.get(f"/admin/accounts/session/{session.pk}/change/")
+
+    assert page.status_code == HTTPStatus.OK
+    assert 'name="_save"' not in page.text
+    assert "Revoke this session" in page.text
+    assert f"<title>johndoe since {session.created_at:%Y-%m-%d %H:%M}" in page.text
+    assert "Ends at" in page.text
+    assert "Absolute end" in page.text
+
+
+def test_the_revoke_button_revokes_through_the_service_with_its_audit_event(
+    admin_client, login, user, me, caplog
+):
+    tokens = login(user)
+    session = Session.objects.get()
+
+    response = admin_client.post(f"/admin/accounts/session/{session.pk}/revoke/")
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == f"/admin/accounts/session/{session.pk}/change/"
+    session.refresh_from_db()
+    assert session.end_reason == Session.EndReason.ADMIN
+    assert me(tokens["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
+    assert any(record.getMessage() == "session revoked" for record in caplog.records)
+    assert "Revoke this session" not in admin_client.get(response["Location"]).text  # already ended
+
+
+def test_the_revoke_button_needs_a_post_and_the_change_permission(
+    client, admin_client, login, user, user_factory
+):
+    login(user)
+    session = Session.objects.get()
+    assert (
+        admin_client.get(f"/admin/accounts/session/{session.pk}/revoke/").status_code
+        == HTTPStatus.METHOD_NOT_ALLOWED
+    )
+
+    from django.contrib.auth.models import Permission
+
+    viewer = user_factory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_session", content_type__app_label="accounts")
+    )
+    client.force_login(viewer)
+    response = client.post(f"/admin/accounts/session/{session.pk}/revoke/")
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    session.refresh_from_db()
+    assert session.revoked_at is None
+
+
+def test_view_site_leads_to_the_docs_and_the_root_is_a_page_of_links(admin_client, client):
+    assert 'href="/docs/"' in admin_client.get("/admin/").text
+    home = client.get("/")
+    assert home.status_code == HTTPStatus.OK
+    for link in ("/docs/", "/.well-known/openid-configuration", "/admin/"):
+        assert f'href="{link}"' in home.text

@@ -3,7 +3,7 @@
 from http import HTTPStatus
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from openapi_spec_validator import validate
 
 from tests.helpers import jwt_parts
@@ -84,7 +84,37 @@ def test_health_is_503_when_the_database_does_not_answer(api_client, db, monkeyp
         response = api_client.get("/healthz")
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert response.json() == {"status": "unavailable"}
+    assert response.json() == {"status": "unavailable", "detail": "The database does not answer."}
+
+
+@pytest.mark.parametrize("host", ["10.0.3.7", "10.0.3.7:8000", "not-an-allowed-host.example", "[::1]:8000"])
+def test_health_answers_whatever_the_host_header_as_load_balancers_send_it(api_client, db, host):
+    response = api_client.get("/healthz", HTTP_HOST=host)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ok"}
+
+
+def test_other_paths_still_refuse_a_host_not_allowed(api_client, db):
+    response = api_client.get("/.well-known/openid-configuration", HTTP_HOST="not-an-allowed-host.example")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_health_is_503_while_a_migration_is_not_applied(api_client, db):
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from accounts import health
+
+    health.forget()
+    MigrationRecorder(connection).migration_qs.filter(app="accounts", name="0009_federation").delete()
+    response = api_client.get("/healthz")
+    health.forget()
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {
+        "status": "unavailable",
+        "detail": "1 migration(s) not applied: run `python manage.py migrate`.",
+    }
 
 
 @pytest.fixture

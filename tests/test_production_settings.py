@@ -56,7 +56,7 @@ def test_check_deploy_reports_nothing_with_the_documented_https_variables(source
 
 
 def test_security_headers_are_set(api_client, db):
-    response = api_client.get("/healthz")
+    response = api_client.get("/.well-known/openid-configuration")
 
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -126,3 +128,22 @@ def test_misconfiguration_that_cannot_work_stops_start_up_naming_the_variable(
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_gunicorn_on_a_database_never_migrated_refuses_to_serve_and_says_what_to_run(tmp_path):
+    env = contract_environment(tmp_path)
+    server = subprocess.run(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
+            *("--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "authproject.wsgi"),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert server.returncode != 0
+    assert "migration(s) are not applied" in server.stderr
+    assert "Run `python manage.py migrate` first." in server.stderr

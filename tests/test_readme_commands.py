@@ -1,0 +1,137 @@
+"""The README's commands beyond the curl walk-throughs, run as written on a fresh copy of the
+project: the Deploy section's steps (a new virtual environment with the runtime packages only,
+the environment file, migrate, check --deploy, the first administrator, gunicorn, the health
+check as a load balancer sends it), and `make superuser` for development. SQLite stands in for
+PostgreSQL; interactive prompts are answered through a pseudo-terminal (pexpect)."""
+
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import free_port
+
+PROJECT = Path(__file__).resolve().parent.parent
+README = (PROJECT / "README.md").read_text()
+ADMIN_PASSWORD = "a long passphrase for the first admin 42"
+
+
+def section(title: str) -> str:
+    start = README.index(title)
+    end = README.find("\n## ", start + len(title))
+    return README[start:end]
+
+
+def sh_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", text, re.S)
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory) -> Path:
+    """The project's committed files, copied as a fresh clone has them (no .venv, no database)."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    clone = tmp_path_factory.mktemp("clone") / "authproject"
+    for name in files:
+        source = PROJECT / name
+        if source.is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / name)
+    return clone
+
+
+def answer_createsuperuser(child: pexpect.spawn, username: str) -> None:
+    child.expect("Username.*: ")
+    child.sendline(username)
+    child.expect("Email address: ")
+    child.sendline(f"{username}@example.com")
+    child.expect("Password: ")
+    child.sendline(ADMIN_PASSWORD)
+    child.expect(re.escape("Password (again): "))
+    child.sendline(ADMIN_PASSWORD)
+    child.expect("Superuser created successfully.")
+
+
+def is_superuser(database: Path, username: str) -> bool:
+    with sqlite3.connect(database) as db:
+        row = db.execute("SELECT is_superuser FROM accounts_user WHERE username = ?", (username,)).fetchone()
+    return bool(row and row[0])
+
+
+def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
+    deploy = section("## Deploy (gunicorn + PostgreSQL)")
+    env_block, steps, health_check = sh_blocks(deploy)[:3]
+    env_file = tmp_path / "authproject.env"
+    database = tmp_path / "db.sqlite3"
+    variables = env_block.replace("DJANGO_SECRET_KEY=...", f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}")
+    variables = re.sub(r"(?m)^DATABASE_URL=.*$", f"DATABASE_URL=sqlite:///{database}", variables)
+    variables = re.sub(r"(?m)^REDIS_URL=.*$", "", variables)  # optional: counters in the database
+    env_file.write_text(variables)
+    port = free_port()
+    script = steps.replace("/etc/authproject.env", str(env_file))
+    assert "createsuperuser" in script
+    assert "gunicorn -c gunicorn.conf.py authproject.wsgi" in script
+
+    # gunicorn.conf.py binds 127.0.0.1:8000; GUNICORN_CMD_ARGS moves this one to a free port.
+    child = pexpect.spawn(
+        "bash",
+        ["-c", "set -eu\n" + script],
+        cwd=str(fresh_clone),
+        env={
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+        },
+        encoding="utf-8",
+        timeout=300,
+    )
+    try:
+        answer_createsuperuser(child, "admin")
+        child.expect("Listening at", timeout=60)
+        probe = subprocess.run(
+            ["bash", "-c", health_check.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        child.terminate(force=True)
+
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == '{"status": "ok"}'
+    assert is_superuser(database, "admin")
+    installed = subprocess.run(
+        [str(fresh_clone / ".venv" / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
+    for tool in ("pytest", "schemathesis", "hypothesis", "ruff", "playwright"):
+        assert f"\n{tool}==" not in f"\n{installed}", f"{tool} installed on a production host"
+
+
+def test_make_superuser_creates_the_first_administrator(fresh_clone):
+    child = pexpect.spawn(
+        "make",
+        ["superuser"],
+        cwd=str(fresh_clone),
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+        encoding="utf-8",
+        timeout=300,
+    )
+    answer_createsuperuser(child, "dev-admin")
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == 0
+    assert is_superuser(fresh_clone / "db.sqlite3", "dev-admin")
