@@ -310,6 +310,7 @@ class SwaggerView(SpectacularSwaggerView):
     """
 
     http_method_names = ["get", "head"]
+    template_name = "accounts/swagger_ui.html"
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)

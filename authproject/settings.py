@@ -195,7 +195,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "accounts.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "accounts.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -243,7 +243,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Log in at POST /login, call protected endpoints with the access token as a bearer token, "
         "trade the refresh token for a new pair at POST /token. In Swagger UI, press Authorize and "
-        "log in with the password flow (demo user johndoe / secret), or paste an access token."
+        "sign in through /authorize (demo user johndoe / secret), or paste an access token."
     ),
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -256,6 +256,10 @@ SPECTACULAR_SETTINGS = {
     },
     "SWAGGER_UI_OAUTH2_CONFIG": {"clientId": "demo-docs", "usePkceWithAuthorizationCodeGrant": True},
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.schema.contract_paths",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

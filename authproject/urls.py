@@ -1,7 +1,9 @@
 """The public URL map. Every API path answers with and without a trailing slash, no redirect."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerOauthRedirectView
 
 from accounts import views
@@ -13,6 +15,11 @@ handler500 = "accounts.middleware.server_error"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    # Browsers ask for it on every page (the admin's, the sign-in pages): Swagger UI's icon.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png")),
+    ),
     path("admin/", admin.site.urls),
     re_path(r"^login/?$", views.LoginView.as_view(), name="login"),
     re_path(r"^login/google/?$", federation_views.ProviderSignInView.as_view(), name="login-google"),

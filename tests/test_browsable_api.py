@@ -6,16 +6,56 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    ("path", "fields"), [("/login", ["username", "password"]), ("/token", ["refresh_token"])]
+    ("path", "fields"),
+    [
+        ("/login", ["username", "password"]),
+        ("/token", ["grant_type", "refresh_token"]),
+        ("/revoke", ["token"]),
+        ("/introspect", ["token"]),
+    ],
 )
 def test_a_browser_get_of_a_post_endpoint_shows_its_form(client, db, path, fields):
     response = client.get(path, HTTP_ACCEPT="text/html")
 
-    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"].startswith("text/html")
+    assert "Not Allowed" not in response.text
+    assert response["Allow"] == "POST, OPTIONS"
     assert "<form" in response.text
     for field in fields:
         assert f'name="{field}"' in response.text
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*"])
+def test_any_other_get_of_a_post_endpoint_is_still_405(client, db, accept):
+    response = client.get("/login", HTTP_ACCEPT=accept)
+
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Allow"] == "POST, OPTIONS"
+    assert response.json() == {"error": "invalid_request", "error_description": 'Method "GET" not allowed.'}
+
+
+def test_after_any_response_the_forms_are_the_requests(client, user, password):
+    login = client.post("/login", {"username": user.username, "password": password}, HTTP_ACCEPT="text/html")
+    refresh_token = client.post("/login", {"username": user.username, "password": password}).json()[
+        "refresh_token"
+    ]
+    token = client.post(
+        "/token", {"grant_type": "refresh_token", "refresh_token": refresh_token}, HTTP_ACCEPT="text/html"
+    )
+    revoke = client.post("/revoke", {"token": refresh_token}, HTTP_ACCEPT="text/html")
+
+    for response, fields in [
+        (login, ["username", "password"]),
+        (token, ["grant_type", "refresh_token"]),
+        (revoke, ["token"]),
+    ]:
+        assert response.status_code == HTTPStatus.OK
+        assert 'name="access_token"' not in response.text
+        assert 'name="expires_in"' not in response.text
+        for field in fields:
+            assert f'name="{field}"' in response.text
+    assert password not in login.text  # the form is empty: no secret echoed into the page
 
 
 def test_the_login_form_logs_in(client, user, password):

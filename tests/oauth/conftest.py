@@ -188,9 +188,14 @@ def exchange_code(api_client):
     """
 
     def exchange(issued: IssuedCode, *, auth: str | None = None, as_client=None, headers=None, **overrides):
-        data, auth_headers = ({}, {}) if auth == "" else client_authentication(as_client or issued.registered, auth)
+        data, auth_headers = (
+            ({}, {}) if auth == "" else client_authentication(as_client or issued.registered, auth)
+        )
         return api_client.post(
-            "/token", {**code_exchange_parameters(issued, **overrides), **data}, **auth_headers, **(headers or {})
+            "/token",
+            {**code_exchange_parameters(issued, **overrides), **data},
+            **auth_headers,
+            **(headers or {}),
         )
 
     return exchange
@@ -237,7 +242,10 @@ def authorize_in_browser(client, password):
         assert f"{location.scheme}://{location.netloc}{location.path}" == registered.redirect_uri
         assert query["state"] == [state]
         return IssuedCode(
-            code=query["code"][0], verifier=pkce.verifier, redirect_uri=registered.redirect_uri, registered=registered
+            code=query["code"][0],
+            verifier=pkce.verifier,
+            redirect_uri=registered.redirect_uri,
+            registered=registered,
         )
 
     return authorize
@@ -436,7 +444,9 @@ class _PageParser(HTMLParser):
         elif tag == "form":
             self.forms.append(
                 PageForm(
-                    method=(attributes.get("method") or "get").lower(), action=attributes.get("action"), inputs=[]
+                    method=(attributes.get("method") or "get").lower(),
+                    action=attributes.get("action"),
+                    inputs=[],
                 )
             )
             self.in_form = True
@@ -524,7 +534,10 @@ def sign_in_on_the_page(client, authorize, password):
         assert page.status_code == HTTPStatus.OK, page.content[:500]
         assert is_sign_in_page(page), page.content[:500]
         return submit_page_form(
-            browser, page, username=user.username, password=password if given_password is None else given_password
+            browser,
+            page,
+            username=user.username,
+            password=password if given_password is None else given_password,
         )
 
     return sign_in

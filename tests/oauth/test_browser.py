@@ -39,6 +39,7 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs /usr/bin/chromium: run scripts/ensure-chromium.sh"
 )
 
+
 @contextmanager
 def screenshots_on_failure(test_name: str, windows: dict[str, Page]) -> Iterator[None]:
     """On any failure inside, save a full-page screenshot of each open window, then re-raise."""

@@ -182,7 +182,11 @@ def test_any_other_origins_preflight_gets_no_access_control_allow_header(
 # --- public documents and pages ----------------------------------------------------------------
 
 
-WELL_KNOWN = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/jwks.json"]
+WELL_KNOWN = [
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/.well-known/jwks.json",
+]
 
 
 @pytest.mark.parametrize(
