@@ -134,6 +134,12 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that accepts connections but does not answer must not hang requests (/healthz).
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+if env_bool("DATABASE_TRANSACTION_POOLING", False):
+    # DATABASE_URL names PgBouncer in transaction pooling mode: each transaction may run on
+    # another server connection, so nothing may outlive one: no server-side cursors and no
+    # prepared statements (PgBouncer 1.18 does not carry them over).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes SQLite's write lock when a transaction starts, so two rotations of one
     # refresh token queue up instead of failing with "database is locked" on lock upgrade;
@@ -161,8 +167,12 @@ AUTHENTICATION_BACKENDS = ["accounts.throttling.backends.ThrottledModelBackend"]
 # Sessions an active user may hold at once; starting one more revokes the oldest.
 SESSIONS_PER_USER_MAX = env_int("SESSIONS_PER_USER_MAX", 100, minimum=1)
 
+# Argon2id at OWASP's recommended minimum by default (accounts/hashers.py; README "Passwords").
+ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 19456, minimum=8)
+ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 2, minimum=1)
+ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 1, minimum=1)
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",

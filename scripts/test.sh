@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite, on SQLite and on PostgreSQL.
+# The whole suite, on SQLite and on PostgreSQL (and its concurrency tests through PgBouncer).
 #
 # PostgreSQL is the one DATABASE_URL names, or else a throwaway server started for the run.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k rotation).
@@ -16,10 +16,10 @@ scripts/ensure-test-provider.sh
 echo "=== pytest on SQLite"
 env -u DATABASE_URL "$PY" -m pytest "$@"
 
-echo "=== pytest on PostgreSQL"
+echo "=== pytest on PostgreSQL (scripts/test-postgres.sh: then the concurrency tests through PgBouncer)"
 case "${DATABASE_URL:-}" in
-  postgres://*|postgresql://*) "$PY" -m pytest "$@" ;;
-  *) scripts/with-postgres.sh "$PY" -m pytest "$@" ;;
+  postgres://*|postgresql://*) scripts/test-postgres.sh "$@" ;;
+  *) scripts/with-postgres.sh scripts/test-postgres.sh "$@" ;;
 esac
 
 echo "=== throttling tests with Redis counters (SQLite)"

@@ -5,6 +5,7 @@ import sys
 import time
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -160,17 +161,28 @@ def other_process_environment(**extra) -> dict[str, str]:
         "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
         "DJANGO_DEBUG": "0",
         "TOKEN_ISSUER": LIVE_ISSUER,
+        **through_pgbouncer(),
         **{key: str(value) for key, value in extra.items()},
     }
 
 
 def database_url_for_other_processes() -> str:
-    """A DATABASE_URL naming the test database this test process uses."""
+    """A DATABASE_URL naming the test database this test process uses: through PgBouncer when
+    the run has one (scripts/with-pgbouncer.sh sets PGBOUNCER_URL), as several hosts would."""
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    host, port = db["HOST"], db["PORT"]
+    if os.environ.get("PGBOUNCER_URL"):
+        bouncer = urlsplit(os.environ["PGBOUNCER_URL"])
+        host, port = bouncer.hostname, bouncer.port
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+def through_pgbouncer() -> dict[str, str]:
+    """The settings of a server process that reaches the database through PgBouncer."""
+    return {"DATABASE_TRANSACTION_POOLING": "1"} if os.environ.get("PGBOUNCER_URL") else {}
 
 
 def free_port() -> int:
@@ -230,6 +242,9 @@ def live_service(transactional_db):
 
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL=postgres://...)")
+    once = pytest.mark.skip(reason="runs on a SQLite database of its own: once, in the SQLite run")
     for item in items:
         if "postgres" in item.keywords and connection.vendor != "postgresql":
             item.add_marker(skip)
+        if "own_database" in item.keywords and connection.vendor != "sqlite":
+            item.add_marker(once)

@@ -8,6 +8,7 @@ the refresh, and a login through the server would cost an Argon2 hash a round.
 
 import http.client
 import json
+import os
 import threading
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
@@ -135,3 +136,31 @@ def test_a_revocation_racing_rotations_leaves_no_live_token(live_service, start_
         for status, body in results[: CONCURRENT // 2]:
             if status == HTTPStatus.OK:
                 assert post(base_url, *refresh_request(body["refresh_token"]))[0] == HTTPStatus.BAD_REQUEST
+
+
+@pytest.mark.skipif(not os.environ.get("PGBOUNCER_URL"), reason="only in the run through PgBouncer")
+def test_in_the_pgbouncer_run_the_servers_reach_the_database_through_it(live_service, user, settings):
+    import psycopg
+    from django.db import connection
+
+    def transactions_through_pgbouncer() -> int:
+        bouncer = urlsplit(os.environ["PGBOUNCER_URL"])
+        with psycopg.connect(
+            host=bouncer.hostname,
+            port=bouncer.port,
+            user=bouncer.username,
+            dbname="pgbouncer",
+            autocommit=True,
+        ) as console:
+            rows = console.execute("SHOW STATS").fetchall()
+        return sum(row[1] for row in rows if row[0] == connection.settings_dict["NAME"])
+
+    settings.TOKEN_ISSUER = LIVE_ISSUER
+    before = transactions_through_pgbouncer()
+    issued = services.session_start(user=user, caller=Caller())
+    status, body = post(
+        live_service(), "/token", {"grant_type": "refresh_token", "refresh_token": issued.refresh_token}
+    )
+
+    assert status == HTTPStatus.OK, body
+    assert transactions_through_pgbouncer() > before

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.own_database
 PROJECT = Path(__file__).resolve().parent.parent
 REQUESTS = """
 import django

@@ -82,7 +82,7 @@ def test_argon2id_is_the_password_hasher_and_older_hashes_are_upgraded_at_login(
     api_client, user_factory, settings
 ):
     settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "accounts.hashers.Argon2idPasswordHasher",
         "tests.hashers.FastPBKDF2PasswordHasher",
     ]
     user = user_factory()
@@ -92,11 +92,38 @@ def test_argon2id_is_the_password_hasher_and_older_hashes_are_upgraded_at_login(
 
     assert response.status_code == HTTPStatus.OK
     upgraded = User.objects.get(pk=user.pk).password
-    assert upgraded.startswith("argon2$argon2id$")
+    assert upgraded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
     assert Argon2PasswordHasher().verify("pw", upgraded)
 
 
-def test_the_configured_first_hasher_is_argon2():
+def test_the_configured_first_hasher_is_argon2id_at_owasps_minimum():
     from authproject import settings as project_settings  # the tests themselves use a fast hasher
 
-    assert project_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert project_settings.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2idPasswordHasher"
+    assert (
+        project_settings.ARGON2_MEMORY_KIB,
+        project_settings.ARGON2_TIME_COST,
+        project_settings.ARGON2_PARALLELISM,
+    ) == (19456, 2, 1)
+
+
+def test_a_hash_of_djangos_parameters_is_upgraded_at_login_and_revokes_nothing(
+    api_client, user_factory, settings, login
+):
+    settings.PASSWORD_HASHERS = ["accounts.hashers.Argon2idPasswordHasher"]
+    settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST, settings.ARGON2_PARALLELISM = 8, 1, 1
+    user = user_factory()
+    User.objects.filter(pk=user.pk).update(password=Argon2PasswordHasher().encode("pw", "salt-of-16-bytes"))
+    older = api_client.post("/login", {"username": user.username, "password": "pw"}).json()
+
+    upgraded = User.objects.get(pk=user.pk).password
+    again = api_client.post("/login", {"username": user.username, "password": "pw"})
+
+    assert upgraded.startswith("argon2$argon2id$v=19$m=8,t=1,p=1$")  # the configured parameters
+    assert again.status_code == HTTPStatus.OK
+    assert (
+        api_client.post(
+            "/token", {"grant_type": "refresh_token", "refresh_token": older["refresh_token"]}
+        ).status_code
+        == HTTPStatus.OK
+    )

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.own_database
 PROJECT = Path(__file__).resolve().parent.parent
 README = (PROJECT / "README.md").read_text()
 ADMIN_PASSWORD = "a long passphrase for the first admin 42"

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.own_database
 PROJECT = Path(__file__).resolve().parent.parent
 
 

@@ -103,9 +103,14 @@ def _create_linked_user(*, provider: Provider, token: VerifiedIdToken) -> User:
             if linked is not None:
                 return linked
         existing = User.objects.filter(email__iexact=token.email).first()
-        if existing is not None and not existing.is_active:
-            raise IdentityRefused("This account is disabled.")
         if existing is not None:
+            # Created with its link by a concurrent first sign-in of this very identity (one
+            # commit: the user visible means its link is), or a local user of that email.
+            linked = _linked_user(provider, token.subject)
+            if linked is not None:
+                return linked
+            if not existing.is_active:
+                raise IdentityRefused("This account is disabled.")
             raise LinkNeedsPassword(existing)
         user = User(
             username=_free_username(token.email, attempt=attempt),
