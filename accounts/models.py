@@ -126,6 +126,66 @@ class SessionQuerySet(models.QuerySet):
         session.client = Client.from_db(self.db, client_names, client_values) if session.client_id else None
         return session
 
+    def advance(
+        self,
+        *,
+        session: "Session",
+        parent_record_id: int,
+        jti: str,
+        fingerprint: str,
+        issued_at: datetime,
+        expires_at: datetime,
+        user_agent: str,
+        ip_address: str | None,
+    ) -> "RefreshTokenRecord | None":
+        """The writes of one rotation, inside the caller's transaction: record the successor
+        (whose unique jti is the decision: IntegrityError for a second successor), move the
+        session to it unless it was revoked or moved meanwhile (then None: roll back), and mark
+        the parent spent.
+
+        Three hand-written statements, the same on PostgreSQL and SQLite, instead of the ORM's
+        create(), update() and create(): the ORM built them anew on every rotation, about 0.5 ms
+        of Python per rotation (measured with cProfile; see the README's benchmark section).
+        """
+        connection = connections[self.db]
+        fields = self.model._meta
+        when = {
+            name: fields.get_field("last_used_at").get_db_prep_value(value, connection)
+            for name, value in (("issued", issued_at), ("expires", expires_at))
+        }
+        address = fields.get_field("ip_address").get_db_prep_value(ip_address, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                RECORD_SUCCESSOR,
+                [session.user_id, jti, fingerprint, when["issued"], when["expires"]],
+            )
+            record_id = cursor.fetchone()[0]
+            cursor.execute(
+                MOVE_SESSION,
+                [
+                    record_id,
+                    when["issued"],
+                    user_agent,
+                    address,
+                    fields.pk.get_db_prep_value(session.pk, connection),
+                    parent_record_id,
+                ],
+            )
+            if cursor.rowcount != 1:
+                return None
+            cursor.execute(
+                MARK_SPENT,
+                [parent_record_id, when["issued"]],
+            )
+        return RefreshTokenRecord(
+            id=record_id,
+            user_id=session.user_id,
+            jti=jti,
+            token=fingerprint,
+            created_at=issued_at,
+            expires_at=expires_at,
+        )
+
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
         """Sessions not revoked, before their absolute end and before their idle end."""
         now = now or timezone.now()
@@ -136,6 +196,19 @@ class SessionQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True).update(
             revoked_at=now or timezone.now(), end_reason=reason
         )
+
+
+# The statements of a rotation (SessionQuerySet.advance): standard SQL that PostgreSQL and
+# SQLite (3.35 and later, for RETURNING) both run as written.
+RECORD_SUCCESSOR = (
+    "INSERT INTO token_blacklist_outstandingtoken (user_id, jti, token, created_at, expires_at) "
+    "VALUES (%s, %s, %s, %s, %s) RETURNING id"
+)
+MOVE_SESSION = (
+    "UPDATE accounts_session SET newest_record_id = %s, last_used_at = %s, user_agent = %s, ip_address = %s "
+    "WHERE id = %s AND newest_record_id = %s AND revoked_at IS NULL"
+)
+MARK_SPENT = "INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at) VALUES (%s, %s)"
 
 
 def _compile_for_token(model, connection) -> tuple:

@@ -20,7 +20,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts import audit
 from accounts.callers import Caller
@@ -375,19 +374,19 @@ def _rotate(
     # Signed before anything is written: a signing key that cannot sign (a 503) spends nothing.
     issued = _issued(session=session, refresh=child, refresh_string=child_string, scope=scope, now=now)
     with transaction.atomic():
-        # The unique jti makes this insert the decision: the parent's only successor.
-        record = _record_refresh_token(user=session.user, token=child, token_string=child_string)
-        moved = Session.objects.filter(
-            pk=session.pk, newest_record_id=parent_record.pk, revoked_at__isnull=True
-        ).update(
-            newest_record=record,
-            last_used_at=now,
+        # The unique jti makes the successor's insert the decision: the parent's only successor.
+        record = Session.objects.advance(
+            session=session,
+            parent_record_id=parent_record.pk,
+            jti=child["jti"],
+            fingerprint=token_fingerprint(child_string),  # never the token itself
+            issued_at=child.current_time,
+            expires_at=child.expires_at,
             user_agent=caller.user_agent[:256],
             ip_address=caller.ip_address,
         )
-        if not moved:  # revoked since we read it: roll the insert back
+        if record is None:  # revoked since we read it: roll the insert back
             raise InvalidGrant("The session of this refresh token has ended.")
-        BlacklistedToken.objects.create(token_id=parent_record.pk)
     session.newest_record = record
     audit.event("refresh", user=session.user_id, ip=caller.ip_address, sid=session.pk)
     return issued

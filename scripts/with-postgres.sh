@@ -50,7 +50,11 @@ trap stop EXIT
 "${run_as[@]}" "$bindir/initdb" -D "$workdir/data" -U postgres -A trust -E UTF8 --no-sync >"$workdir/initdb.log" 2>&1 \
   || { cat "$workdir/initdb.log" >&2; exit 1; }
 # Durability is pointless for a throwaway test server; max_connections covers concurrency tests.
-server_options="-h 127.0.0.1 -p $port -k $workdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+# PG_DURABLE=1 (make bench) keeps PostgreSQL's durability defaults, as a production server has them.
+server_options="-h 127.0.0.1 -p $port -k $workdir -c max_connections=200"
+if [ "${PG_DURABLE:-0}" != "1" ]; then
+  server_options="$server_options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 pg_start=("${run_as[@]}" "$bindir/pg_ctl" -D "$workdir/data" -l "$workdir/server.log" -w -t 60 -o "$server_options" start)
 "${pg_start[@]}" >/dev/null || { cat "$workdir/server.log" >&2; exit 1; }
 
