@@ -180,9 +180,10 @@ def _refresh(
         narrowed = _check_client_of(session, client=client, scope=scope)
         try:
             return _rotate(session=session, parent=parent, caller=caller, scope=narrowed, now=now)
-        except IntegrityError:
-            # A concurrent request rotated the same token first and has committed: the token
-            # is now the parent of that request's successor. Look again and judge it as such.
+        except (IntegrityError, _SessionMoved):
+            # A concurrent request rotated the same token first (or revoked its session) and has
+            # committed: the token is now the parent of that request's successor. Look again and
+            # judge it as such.
             session = _active_session_of(parent, now=now)
     return _retry_or_reuse(session=session, parent=parent, caller=caller, client=client, scope=scope, now=now)
 
@@ -373,23 +374,27 @@ def _rotate(
     child_string = str(child)
     # Signed before anything is written: a signing key that cannot sign (a 503) spends nothing.
     issued = _issued(session=session, refresh=child, refresh_string=child_string, scope=scope, now=now)
-    with transaction.atomic():
-        # The unique jti makes the successor's insert the decision: the parent's only successor.
-        record = Session.objects.advance(
-            session=session,
-            parent_record_id=parent_record.pk,
-            jti=child["jti"],
-            fingerprint=token_fingerprint(child_string),  # never the token itself
-            issued_at=child.current_time,
-            expires_at=child.expires_at,
-            user_agent=caller.user_agent[:256],
-            ip_address=caller.ip_address,
-        )
-        if record is None:  # revoked since we read it: roll the insert back
-            raise InvalidGrant("The session of this refresh token has ended.")
+    # The unique jti makes the successor's insert the decision: the parent's only successor.
+    # All three writes or none (Session.objects.advance).
+    record = Session.objects.advance(
+        session=session,
+        parent_record_id=parent_record.pk,
+        jti=child["jti"],
+        fingerprint=token_fingerprint(child_string),  # never the token itself
+        issued_at=child.current_time,
+        expires_at=child.expires_at,
+        user_agent=caller.user_agent[:256],
+        ip_address=caller.ip_address,
+    )
+    if record is None:  # moved on or revoked since we read it: nothing was written
+        raise _SessionMoved
     session.newest_record = record
     audit.event("refresh", user=session.user_id, ip=caller.ip_address, sid=session.pk)
     return issued
+
+
+class _SessionMoved(Exception):
+    """The session no longer pointed at the parent when the rotation wrote (see _refresh)."""
 
 
 def _retry_or_reuse(

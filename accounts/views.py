@@ -38,6 +38,7 @@ from accounts.serializers import (
     TokenResponseSerializer,
     UserSerializer,
     required_string,
+    user_representation,
 )
 
 
@@ -122,7 +123,7 @@ class MeView(GenericAPIView):
 
     @extend_schema(responses={200: UserSerializer, 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(request.user).data, headers={"Cache-Control": "no-store"})
+        return Response(user_representation(request.user), headers={"Cache-Control": "no-store"})
 
 
 class RevokeView(OAuthEndpoint):

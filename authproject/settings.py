@@ -134,7 +134,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that accepts connections but does not answer must not hang requests (/healthz).
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
-if env_bool("DATABASE_TRANSACTION_POOLING", False):
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
     # DATABASE_URL names PgBouncer in transaction pooling mode: each transaction may run on
     # another server connection, so nothing may outlive one: no server-side cursors and no
     # prepared statements (PgBouncer 1.18 does not carry them over).

@@ -8,7 +8,14 @@ and the CPU time of the server's and PostgreSQL's processes (read from /proc) pe
 request, so that the figures survive a noisy machine. Writes a markdown table and a JSON file
 under bench/results/.
 
-    scripts/with-postgres.sh .venv/bin/python bench/run.py [--seconds 15]
+    PG_DURABLE=1 scripts/with-postgres.sh scripts/with-pgbouncer.sh .venv/bin/python bench/run.py \
+        [--seconds 15] [--populate N] [--quick]
+
+PostgreSQL keeps its durability defaults (make bench sets PG_DURABLE=1). With PGBOUNCER_URL set
+(scripts/with-pgbouncer.sh), /users/me/ and the rotation are measured through PgBouncer too. With
+--populate N, the database is then filled with N sessions (each with a spent ancestor) and N
+expired records (bench/populate.py), the same endpoints are measured again, and cleanup_tokens
+deletes the expired ones while rotations go on.
 """
 
 import argparse
@@ -20,6 +27,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -74,6 +83,11 @@ def postgres_pid() -> int:
     return int((Path(os.environ["PGDATA"]) / "postmaster.pid").read_text().split()[0])
 
 
+def pgbouncer_pid() -> int | None:
+    pidfile = os.environ.get("PGBOUNCER_PIDFILE")
+    return int(Path(pidfile).read_text().split()[0]) if pidfile and Path(pidfile).exists() else None
+
+
 # --- running wrk ----------------------------------------------------------------------------------
 
 
@@ -95,12 +109,17 @@ def wrk(
     return summary
 
 
-def measure(name: str, server_pid: int, run) -> dict:
-    """Run the load `run()` and attach the server's and PostgreSQL's CPU per successful request."""
-    server_before, pg_before = tree_cpu_seconds(server_pid), tree_cpu_seconds(postgres_pid())
+def measure(name: str, server_pid: int, run, *, pooler: int | None = None) -> dict:
+    """Run the load `run()` and attach the server's and PostgreSQL's CPU per successful request
+    (PgBouncer's counted with PostgreSQL's when `pooler` is its pid)."""
+
+    def database_cpu() -> float:
+        return tree_cpu_seconds(postgres_pid()) + (tree_cpu_seconds(pooler) if pooler else 0.0)
+
+    server_before, pg_before = tree_cpu_seconds(server_pid), database_cpu()
     summary = run()
     server_cpu = tree_cpu_seconds(server_pid) - server_before
-    pg_cpu = tree_cpu_seconds(postgres_pid()) - pg_before
+    pg_cpu = database_cpu() - pg_before
     ok = summary.get("chained_ok", summary["requests"] - summary["failed"])
     seconds = summary["duration_us"] / 1e6
     result = {
@@ -150,7 +169,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="length of each run (10 to 20)")
     parser.add_argument("--access-algorithm", default="RS256", help="ACCESS_TOKEN_ALGORITHM of the server")
     parser.add_argument(
-        "--quick", action="store_true", help="only /users/me/, /token and /login, no scaling run"
+        "--quick",
+        action="store_true",
+        help="only the floor, /users/me/, /token and /login, ours and stock simplejwt's; no other runs",
+    )
+    parser.add_argument(
+        "--populate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then fill the database with N sessions and N expired records, measure again, and clean up",
     )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or "PGDATA" not in os.environ:
@@ -201,6 +229,7 @@ def main() -> None:
         ).stdout
     )
     results: list[dict] = []
+    report_extra: dict = {}
     seconds = args.seconds
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
@@ -325,10 +354,67 @@ def main() -> None:
                 ),
             ]
             if args.quick:
-                runs = [run for run in runs if run[0].startswith(("floor", "GET /users", "POST"))]
+                runs = [
+                    run
+                    for run in runs
+                    if run[0].startswith(
+                        ("floor", "GET /users", "POST /token (rotation)", "POST /login", "stock")
+                    )
+                ]
             for name, run in runs:
                 results.append(measure(name, server.pid, run))
+            if args.populate:
+                print(f"populating: {populate(env, args.populate)}", flush=True)
+                label = f"{args.populate:,} sessions"
+                results.append(measure(f"GET /users/me/ ({label})", server.pid, runs[1][1]))
+                results.append(
+                    rotation_row(
+                        f"POST /token (rotation) ({label})", base_url, server.pid, tmp, seconds=seconds
+                    )
+                )
+                report_extra["cleanup"] = cleanup_run(env, base_url)
             single = 0.0 if args.quick else scale_run(base_url, None, tmp, seconds=10)
+        if os.environ.get("PGBOUNCER_URL"):
+            pooled = {
+                **env,
+                "DATABASE_URL": os.environ["PGBOUNCER_URL"],
+                "DATABASE_TRANSACTION_POOLING": "1",
+            }
+            with gunicorn(pooled, workers=workers, log=log, wsgi="bench.wsgi") as (base_url, server):
+                token = login_tokens(base_url, "/login", 1)[0]
+                headers = {"Authorization": f"Bearer {token['access_token']}"}
+                results.append(
+                    measure(
+                        "GET /users/me/ via PgBouncer",
+                        server.pid,
+                        lambda: wrk(
+                            base_url, "report.lua", ["GET", "/users/me/"], seconds=seconds, headers=headers
+                        ),
+                        pooler=pgbouncer_pid(),
+                    )
+                )
+                results.append(
+                    rotation_row(
+                        "POST /token (rotation) via PgBouncer",
+                        base_url,
+                        server.pid,
+                        tmp,
+                        seconds=seconds,
+                        pooler=pgbouncer_pid(),
+                    )
+                )
+        if not args.quick:
+            for algorithm in ("ES256", "EdDSA"):
+                if algorithm == args.access_algorithm:
+                    continue
+                signed = {**env, "ACCESS_TOKEN_ALGORITHM": algorithm}
+                with gunicorn(signed, workers=workers, log=log, wsgi="bench.wsgi") as (base_url, server):
+                    results.append(
+                        rotation_row(
+                            f"POST /token (rotation, {algorithm})", base_url, server.pid, tmp, seconds=seconds
+                        )
+                    )
+        report_extra["password_hash"] = password_hash_cost(env)
         double = 0.0
         if not args.quick:
             with (
@@ -347,6 +433,9 @@ def main() -> None:
         "seconds_per_run": seconds,
         "results": results,
         "access_token_algorithm": args.access_algorithm,
+        "postgres_settings": postgres_settings(),
+        "populated": args.populate,
+        **report_extra,
         "scale": {
             "one_instance_rps": single,
             "two_instances_rps": double,
@@ -359,6 +448,128 @@ def main() -> None:
     table = markdown(report)
     (RESULTS / f"bench-{stamp}.md").write_text(table)
     print("\n" + table)
+
+
+def rotation_row(
+    name: str, base_url: str, server_pid: int, tmp: str, *, seconds: int, pooler: int | None = None
+) -> dict:
+    """Rotations chained by wrk from fresh sessions of this server."""
+    tokens = login_tokens(base_url, "/login", CONCURRENCY)
+    path = Path(tmp) / f"chain-{abs(hash(name))}.txt"
+    path.write_text("\n".join(body["refresh_token"] for body in tokens) + "\n")
+    return measure(
+        name,
+        server_pid,
+        lambda: wrk(base_url, "chain.lua", [str(path), "/token", "ours", "refresh_token"], seconds=seconds),
+        pooler=pooler,
+    )
+
+
+def populate(env: dict, n: int) -> dict:
+    started = time.monotonic()
+    output = subprocess.run(
+        [
+            PYTHON,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            f"from bench.populate import populate; print(populate({n}))",
+        ],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {"rows": output.strip(), "seconds": round(time.monotonic() - started, 1)}
+
+
+def cleanup_run(env: dict, base_url: str) -> dict:
+    """cleanup_tokens on the populated database, its time and peak memory, while two clients
+    keep rotating their refresh tokens (counted: a failed or slow rotation shows a lock)."""
+    chains = [body["refresh_token"] for body in login_tokens(base_url, "/login", 2)]
+    rotations = {"ok": 0, "failed": 0, "slowest_ms": 0.0}
+    stop = threading.Event()
+
+    def rotate(index: int) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                body = post_form(
+                    f"{base_url}/token", f"grant_type=refresh_token&refresh_token={chains[index]}"
+                )
+                chains[index] = body["refresh_token"]
+                rotations["ok"] += 1
+            except (urllib.error.URLError, KeyError, ValueError):
+                rotations["failed"] += 1
+            rotations["slowest_ms"] = max(rotations["slowest_ms"], 1000 * (time.monotonic() - started))
+
+    threads = [threading.Thread(target=rotate, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "cleanup_tokens"], cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join()
+    result = {
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "exit_status": status,
+        "output": output.strip(),
+        "rotations_meanwhile": rotations,
+    }
+    print(f"cleanup: {result}", flush=True)
+    return result
+
+
+def password_hash_cost(env: dict) -> dict:
+    """One password hash as a login makes it (the configured hasher): CPU and peak memory added."""
+    code = (
+        "import resource, time, django; django.setup(); "
+        "from django.contrib.auth.hashers import make_password; make_password('warm-up'); "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "start = time.process_time(); "
+        "[make_password('bench password') for _ in range(10)]; "
+        "cpu = (time.process_time() - start) / 10; "
+        "print(cpu * 1000, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
+    )
+    # The warm-up hash already took the memory once: measure a fresh process for the peak instead.
+    fresh = (
+        "import resource, django; django.setup(); "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "from django.contrib.auth.hashers import make_password; make_password('bench password'); "
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
+    )
+    cpu_ms, _ = (
+        float(value)
+        for value in subprocess.run(
+            [PYTHON, "-c", code], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
+        ).stdout.split()
+    )
+    peak = float(
+        subprocess.run(
+            [PYTHON, "-c", fresh], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
+    return {"cpu_ms": round(cpu_ms, 1), "peak_mib": round(peak, 1)}
+
+
+def postgres_settings() -> dict:
+    names = ("fsync", "synchronous_commit", "full_page_writes", "server_version")
+    query = "; ".join(f"SHOW {name}" for name in names)
+    output = subprocess.run(
+        ["psql", os.environ["DATABASE_URL"], "-At", "-c", query], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return dict(zip(names, output, strict=False))
 
 
 def scale_run(first: str, second: str | None, tmp: str, *, seconds: int) -> float:
@@ -428,11 +639,13 @@ def machine() -> dict:
 
 
 def markdown(report: dict) -> str:
+    settings = report["postgres_settings"]
     lines = [
         f"Benchmark of {report['date']} on {report['machine']['cpu']} ({report['machine']['cores']} cores), "
         f"gunicorn {report['workers']} sync workers, concurrency {report['concurrency']}, "
-        f"{report['seconds_per_run']} s per endpoint, {report['machine']['postgres']}, "
-        f"access tokens {report['access_token_algorithm']}.",
+        f"{report['seconds_per_run']} s per endpoint, PostgreSQL {settings.get('server_version', '?')} with "
+        f"fsync={settings.get('fsync')}, synchronous_commit={settings.get('synchronous_commit')}, "
+        f"full_page_writes={settings.get('full_page_writes')}, access tokens {report['access_token_algorithm']}.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | CPU ms/req (server + PostgreSQL) | vs floor | failed |",
         "|---|---|---|---|---|---|---|",
@@ -442,6 +655,65 @@ def markdown(report: dict) -> str:
             f"| {r['endpoint']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
             f"{r['cpu_ms']:.3f} ({r['server_cpu_ms']:.3f} + {r['postgres_cpu_ms']:.3f}) | {r['cpu_vs_floor']:.2f} | {r['failed']} |"
         )
+    rows = {r["endpoint"]: r for r in report["results"]}
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+
+    def target(name: str, measured: str, met: bool) -> None:
+        lines.append(f"| {name} | {measured} | {'yes' if met else 'no'} |")
+
+    rotation, stock_refresh = rows.get("POST /token (rotation)"), rows.get("stock simplejwt refresh")
+    if rotation and stock_refresh:
+        ratio = rotation["cpu_ms"] / stock_refresh["cpu_ms"]
+        target(
+            "rotation at most 0.5 x stock simplejwt's",
+            f"{rotation['cpu_ms']:.2f} / {stock_refresh['cpu_ms']:.2f} ms = {ratio:.2f} x",
+            ratio <= 0.5,
+        )
+    me, stock_me = rows.get("GET /users/me/"), rows.get("stock simplejwt GET me")
+    if me and stock_me:
+        ratio = me["cpu_ms"] / stock_me["cpu_ms"]
+        target(
+            "GET /users/me/ at most 1.0 x stock simplejwt's GET",
+            f"{me['cpu_ms']:.2f} / {stock_me['cpu_ms']:.2f} ms = {ratio:.2f} x",
+            ratio <= 1.0,
+        )
+    login = rows.get("POST /login")
+    if login:
+        target("a login at most 60 ms of CPU", f"{login['cpu_ms']:.1f} ms", login["cpu_ms"] <= 60)
+    hashing = report.get("password_hash")
+    if hashing:
+        target(
+            "at most 20 MiB per concurrent login (one Argon2id hash)",
+            f"{hashing['peak_mib']:.1f} MiB, {hashing['cpu_ms']:.1f} ms of CPU per hash",
+            hashing["peak_mib"] <= 20,
+        )
+    if report.get("populated"):
+        label = f"{report['populated']:,} sessions"
+        for name in ("GET /users/me/", "POST /token (rotation)"):
+            empty, full = rows.get(name), rows.get(f"{name} ({label})")
+            if empty and full:
+                growth = full["cpu_ms"] / empty["cpu_ms"] - 1
+                target(
+                    f"{name} with {label} within 15 % of the empty database",
+                    f"{full['cpu_ms']:.2f} vs {empty['cpu_ms']:.2f} ms ({growth:+.0%})",
+                    growth <= 0.15,
+                )
+        cleanup = report.get("cleanup")
+        if cleanup:
+            meanwhile = cleanup["rotations_meanwhile"]
+            target(
+                f"cleanup_tokens of {report['populated']:,} expired records under 200 MB, rotations going on",
+                f"{cleanup['seconds']} s, peak {cleanup['peak_rss_mib']} MiB; meanwhile {meanwhile['ok']} rotations, "
+                f"{meanwhile['failed']} failed, slowest {meanwhile['slowest_ms']:.0f} ms",
+                cleanup["peak_rss_mib"] < 200 and meanwhile["failed"] == 0 and meanwhile["ok"] > 0,
+            )
+    for name in ("GET /users/me/", "POST /token (rotation)"):
+        row = rows.get(name)
+        if row and row["postgres_cpu_ms"]:
+            lines.append(
+                f"| (sizing) {name}: application cores per PostgreSQL core | "
+                f"{row['server_cpu_ms'] / row['postgres_cpu_ms']:.1f} | - |"
+            )
     scale = report["scale"]
     if not scale["ratio"]:
         return "\n".join([*lines, ""])

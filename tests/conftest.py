@@ -144,6 +144,18 @@ def me(api_client):
 TRANSACTION_CONTROL = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"}
 
 
+@pytest.fixture
+def prepared_connection(db):
+    """The test's database connection as a server process's is after its first request: on
+    PostgreSQL the session lookup is prepared once per connection (accounts.models), and a query
+    count is about every request after that."""
+    import uuid
+
+    from accounts.models import Session
+
+    Session.objects.for_token(uuid.uuid4())
+
+
 def data_statements(captured) -> list[str]:
     """The SQL of a query capture, less BEGIN and COMMIT (both backends log them as queries)."""
     return [query["sql"] for query in captured.captured_queries if query["sql"] not in TRANSACTION_CONTROL]

@@ -140,6 +140,8 @@ def test_sessions_endpoints_need_an_access_token(api_client, tokens):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_listing_sessions_costs_two_queries(bearer, tokens, django_assert_max_num_queries):
+def test_listing_sessions_costs_two_queries(
+    bearer, tokens, prepared_connection, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(2):
         assert bearer("get", "/users/me/sessions/", tokens["access_token"]).status_code == HTTPStatus.OK

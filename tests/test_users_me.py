@@ -107,7 +107,7 @@ def test_anything_but_a_valid_access_token_gets_401_with_the_invalid_token_chall
     assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
-def test_users_me_costs_one_query(me, tokens, django_assert_max_num_queries):
+def test_users_me_costs_one_query(me, tokens, prepared_connection, django_assert_max_num_queries):
     with django_assert_max_num_queries(1):
         response = me(tokens["access_token"])
 
