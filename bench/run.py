@@ -366,7 +366,17 @@ def main() -> None:
             if args.populate:
                 print(f"populating: {populate(env, args.populate)}", flush=True)
                 label = f"{args.populate:,} sessions"
-                results.append(measure(f"GET /users/me/ ({label})", server.pid, runs[1][1]))
+                # A new session: the login run's logins revoked the oldest (SESSIONS_PER_USER_MAX).
+                fresh = {"Authorization": f"Bearer {login_tokens(base_url, '/login', 1)[0]['access_token']}"}
+                results.append(
+                    measure(
+                        f"GET /users/me/ ({label})",
+                        server.pid,
+                        lambda: wrk(
+                            base_url, "report.lua", ["GET", "/users/me/"], seconds=seconds, headers=fresh
+                        ),
+                    )
+                )
                 results.append(
                     rotation_row(
                         f"POST /token (rotation) ({label})", base_url, server.pid, tmp, seconds=seconds
