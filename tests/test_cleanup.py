@@ -30,3 +30,21 @@ def test_cleanup_deletes_expired_records_and_ended_sessions_and_keeps_live_ones(
     assert "1 ended session" in out.getvalue()
     assert not Session.objects.filter(pk=old.session.pk).exists()
     assert refresh(rotated.refresh_token).status_code == 200
+
+
+def test_cleanup_goes_through_every_batch_and_keeps_the_live_sessions_between_them(user, monkeypatch):
+    from accounts.management.commands import cleanup_tokens
+
+    monkeypatch.setattr(cleanup_tokens, "BATCH", 2)
+    long_ago = timezone.now() - timedelta(days=40)
+    ended, live = [], []
+    for index in range(7):  # ended and live sessions interleaved in primary key order
+        if index % 2:
+            live.append(services.session_start(user=user, caller=Caller()).session.pk)
+        else:
+            ended.append(services.session_start(user=user, caller=Caller(), now=long_ago).session.pk)
+
+    call_command("cleanup_tokens", stdout=StringIO())
+
+    assert sorted(Session.objects.values_list("pk", flat=True)) == sorted(live)
+    assert OutstandingToken.objects.count() == len(live)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts.federation import exchange
 from accounts.keys import lifecycle
@@ -35,12 +36,24 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         now = timezone.now()
-        expired = _delete_in_batches(RefreshTokenRecord.objects.filter(expires_at__lte=now))
-        spent_before = now - timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
-        spent = _delete_in_batches(
-            RefreshTokenRecord.objects.filter(
-                blacklistedtoken__blacklisted_at__lte=spent_before, session__isnull=True
+        expired = _delete_in_batches(
+            lambda after: (
+                RefreshTokenRecord.objects.filter(pk__gt=after, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:BATCH]
             )
+        )
+        spent_before = now - timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
+        # Found through their blacklist rows (in their unique index's order), not by joining
+        # every record to the sessions: a spent record is never a session's newest, which the
+        # delete checks again on the batch alone.
+        spent = _delete_in_batches(
+            lambda after: (
+                BlacklistedToken.objects.filter(token_id__gt=after, blacklisted_at__lte=spent_before)
+                .order_by("token_id")
+                .values_list("token_id", flat=True)[:BATCH]
+            ),
+            unless_newest=True,
         )
         old_counters = counters.delete_expired(older_than=policy.counter_windows(), now=now)
         keys = lifecycle.purge(now=now)
@@ -54,8 +67,10 @@ class Command(BaseCommand):
         )
 
 
-def _delete_in_batches(queryset) -> dict[str, int]:
-    """Delete `queryset` BATCH rows at a time; return the deleted rows per model (cascades included)."""
+def _delete_in_batches(next_batch, *, unless_newest: bool = False) -> dict[str, int]:
+    """Delete the records `next_batch(after)` names, BATCH at a time, each batch in its own
+    transaction; return the deleted rows per model (cascades included). `next_batch` gives the
+    next record ids in ascending order after `after`, so the run reads each index once."""
     totals = {
         "token_blacklist.OutstandingToken": 0,
         "accounts.Session": 0,
@@ -67,12 +82,13 @@ def _delete_in_batches(queryset) -> dict[str, int]:
             # In primary key order from where the last batch ended: each batch reads on along the
             # primary key index, so the whole run reads the table once. (Without `after`, every
             # batch scanned the table again from its start: with millions of records, minutes.)
-            batch = list(
-                queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:BATCH]
-            )
+            batch = list(next_batch(after))
             if not batch:
                 return totals
-            _, deleted = RefreshTokenRecord.objects.filter(pk__in=batch).delete()
+            records = RefreshTokenRecord.objects.filter(pk__in=batch)
+            if unless_newest:
+                records = records.filter(session__isnull=True)
+            _, deleted = records.delete()
         after = batch[-1]
         for label, count in deleted.items():
             totals[label] = totals.get(label, 0) + count
