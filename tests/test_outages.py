@@ -680,6 +680,7 @@ def test_rotation_chains_survive_sigkilled_workers(gunicorn, users, password):
     assert_sessions_unharmed(recorder, chains)
 
 
+@pytest.mark.once  # Redis's outage, whatever the database
 @pytest.mark.parametrize("outage", ["shut down", "frozen"])
 def test_logins_answer_quickly_while_redis_is_out_and_succeed_once_it_is_back(
     gunicorn, redis_server, users, password, outage

@@ -19,9 +19,12 @@ from accounts.models import Session, User
 from tests.oauth.conftest import issuer_service  # noqa: F401 (a fixture of tests/oauth)
 from tests.oauth.test_browser import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs /usr/bin/chromium: run scripts/ensure-chromium.sh"
-)
+pytestmark = [
+    pytest.mark.once,  # a browser's pages, whatever the database
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs /usr/bin/chromium: run scripts/ensure-chromium.sh"
+    ),
+]
 SCREENS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts" / "pages"
 ADMIN_PASSWORD = "an administrator's long password 7"
 SCREEN_WIDTH = 1280

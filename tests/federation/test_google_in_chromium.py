@@ -22,9 +22,12 @@ from tests.conftest import free_port
 from tests.oauth.conftest import pkce_s256
 from tests.oauth.test_browser import CHROMIUM, CHROMIUM_ARGS, screenshots_on_failure
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs /usr/bin/chromium: run scripts/ensure-chromium.sh"
-)
+pytestmark = [
+    pytest.mark.once,  # a browser's pages, whatever the database
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs /usr/bin/chromium: run scripts/ensure-chromium.sh"
+    ),
+]
 APP_REDIRECT_URI = "http://127.0.0.1/callback"  # loopback: any port matches (RFC 8252 §7.3)
 
 
