@@ -101,7 +101,9 @@ class TokenView(OAuthEndpoint):
     serializer_class = TokenRequestSerializer
 
     def get_serializer(self, *args, **kwargs):
-        return super().get_serializer(*args, grant_types=tuple(grants()), **kwargs)
+        # The grants of this request, read once (the token exchange only while configured).
+        self.grants = grants()
+        return super().get_serializer(*args, grant_types=tuple(self.grants), **kwargs)
 
     @extend_schema(
         request=form_or_json(TokenRequestSerializer),
@@ -111,7 +113,7 @@ class TokenView(OAuthEndpoint):
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         client = client_authenticate(client_credentials(request, params))
-        grant = grants()[params["grant_type"]](params, client=client, caller=caller_of(request))
+        grant = self.grants[params["grant_type"]](params, client=client, caller=caller_of(request))
         return token_response(grant.issue(), issued_token_type=grant.issued_token_type)
 
 

@@ -195,39 +195,12 @@ def main() -> None:
         ACCESS_TOKEN_ALGORITHM=args.access_algorithm,
     )
     manage("migrate", "--noinput", env=env)
-    subprocess.run(
-        [
-            PYTHON,
-            "manage.py",
-            "shell",
-            "-v",
-            "0",
-            "-c",
-            "from accounts.models import User; "
-            f"User.objects.filter(username='bench').exists() or User.objects.create_user(username='bench', email='bench@example.com', password='{PASSWORD}')",
-        ],
-        cwd=PROJECT,
-        env=env,
-        check=True,
+    django_shell(
+        env,
+        "from accounts.models import User; "
+        f"User.objects.filter(username='bench').exists() or User.objects.create_user(username='bench', email='bench@example.com', password='{PASSWORD}')",
     )
-    authz = json.loads(
-        subprocess.run(
-            [
-                PYTHON,
-                "manage.py",
-                "shell",
-                "-v",
-                "0",
-                "-c",
-                f"from bench.fixtures import prepare; print(prepare({CODES}))",
-            ],
-            cwd=PROJECT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+    authz = json.loads(django_shell(env, f"from bench.fixtures import prepare; print(prepare({CODES}))"))
     results: list[dict] = []
     report_extra: dict = {}
     seconds = args.seconds
@@ -475,24 +448,21 @@ def rotation_row(
     )
 
 
-def populate(env: dict, n: int) -> dict:
-    started = time.monotonic()
-    output = subprocess.run(
-        [
-            PYTHON,
-            "manage.py",
-            "shell",
-            "-v",
-            "0",
-            "-c",
-            f"from bench.populate import populate; print(populate({n}))",
-        ],
+def django_shell(env: dict, code: str) -> str:
+    """Run `code` in `manage.py shell` with `env`; return what it printed."""
+    return subprocess.run(
+        [PYTHON, "manage.py", "shell", "-v", "0", "-c", code],
         cwd=PROJECT,
         env=env,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+
+
+def populate(env: dict, n: int) -> dict:
+    started = time.monotonic()
+    output = django_shell(env, f"from bench.populate import populate; print(populate({n}))")
     seconds = round(time.monotonic() - started, 1)
     # What follows such a load in PostgreSQL (autovacuum, the checkpoint of millions of new rows)
     # would otherwise be charged to the requests measured next: done and waited for here.
@@ -559,33 +529,25 @@ def cleanup_run(env: dict, base_url: str) -> dict:
 
 def password_hash_cost(env: dict) -> dict:
     """One password hash as a login makes it (the configured hasher): CPU and peak memory added."""
-    code = (
-        "import resource, time, django; django.setup(); "
+    cpu = (
+        "import time, django; django.setup(); "
         "from django.contrib.auth.hashers import make_password; make_password('warm-up'); "
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-        "start = time.process_time(); "
-        "[make_password('bench password') for _ in range(10)]; "
-        "cpu = (time.process_time() - start) / 10; "
-        "print(cpu * 1000, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
+        "start = time.process_time(); [make_password('bench password') for _ in range(10)]; "
+        "print((time.process_time() - start) / 10 * 1000)"
     )
-    # The warm-up hash already took the memory once: measure a fresh process for the peak instead.
-    fresh = (
+    # The peak memory one hash adds, in a fresh process (the warm-up above would hide it).
+    memory = (
         "import resource, django; django.setup(); "
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
         "from django.contrib.auth.hashers import make_password; make_password('bench password'); "
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
     )
-    cpu_ms, _ = (
-        float(value)
-        for value in subprocess.run(
-            [PYTHON, "-c", code], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
-        ).stdout.split()
-    )
-    peak = float(
+    run = lambda code: float(  # noqa: E731
         subprocess.run(
-            [PYTHON, "-c", fresh], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
+            [PYTHON, "-c", code], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
         ).stdout
     )
+    cpu_ms, peak = run(cpu), run(memory)
     return {"cpu_ms": round(cpu_ms, 1), "peak_mib": round(peak, 1)}
 
 
