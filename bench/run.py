@@ -542,11 +542,14 @@ def password_hash_cost(env: dict) -> dict:
         "from django.contrib.auth.hashers import make_password; make_password('bench password'); "
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
     )
-    run = lambda code: float(  # noqa: E731
-        subprocess.run(
-            [PYTHON, "-c", code], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
-        ).stdout
-    )
+
+    def run(code: str) -> float:
+        return float(
+            subprocess.run(
+                [PYTHON, "-c", code], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
+            ).stdout
+        )
+
     cpu_ms, peak = run(cpu), run(memory)
     return {"cpu_ms": round(cpu_ms, 1), "peak_mib": round(peak, 1)}
 
