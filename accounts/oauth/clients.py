@@ -65,11 +65,16 @@ def check_redirect_uri(uri: str) -> None:
             raise InvalidRegistration(f"{uri!r}: http only on the loopback addresses 127.0.0.1 and [::1]")
         _port(parts.netloc, uri)
         return
-    if not PRIVATE_USE_SCHEME.match(parts.scheme) or parts.netloc:
+    if not is_private_use_scheme(parts.scheme) or parts.netloc:
         raise InvalidRegistration(
             f"{uri!r}: use https, http on 127.0.0.1 or [::1], or a private-use scheme that is a reverse "
             "domain name (com.example.app:/callback)"
         )
+
+
+def is_private_use_scheme(scheme: str) -> bool:
+    """Whether `scheme` is a native app's private-use one: a reverse domain name (RFC 8252 §7.1)."""
+    return PRIVATE_USE_SCHEME.match(scheme) is not None
 
 
 def check_origin(origin: str) -> None:

@@ -8,7 +8,7 @@ consent) are the ones checked for CSRF. Every page is no-store, and no page can 
 
 from datetime import UTC, datetime
 from http import HTTPStatus
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth import login as browser_sign_in
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.federation import providers
-from accounts.oauth import authorize, codes
+from accounts.oauth import authorize, clients, codes
 from accounts.oauth.forms import SignInForm
 
 AUTH_TIME = "accounts.auth_time"  # the browser session's sign-in time (epoch seconds)
@@ -28,7 +28,21 @@ OWN_FORM_FIELDS = ("username", "password", "allow", "deny", "csrfmiddlewaretoken
 
 
 class SeeOther(HttpResponseRedirect):
+    """A 303 to a page of this service or a web site: Django's schemes only (http, https, ftp)."""
+
     status_code = HTTPStatus.SEE_OTHER
+
+
+class SeeOtherToClient(SeeOther):
+    """A 303 to a URI that the request matched against the client's registration (its redirect_uri
+    or post_logout_redirect_uri), whose scheme may also be a native app's private-use one
+    (RFC 8252 §7.1), which Django's list refuses. Any other scheme is still refused."""
+
+    def __init__(self, location: str) -> None:
+        scheme = urlsplit(location).scheme
+        if clients.is_private_use_scheme(scheme):
+            self.allowed_schemes = [*SeeOther.allowed_schemes, scheme]
+        super().__init__(location)
 
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
@@ -52,7 +66,7 @@ class AuthorizeView(View):
                 request, "oauth/error.html", {"description": e.description}, status=HTTPStatus.BAD_REQUEST
             )
         except authorize.ErrorRedirect as e:
-            return SeeOther(e.location)
+            return SeeOtherToClient(e.location)
         now = timezone.now()
         hidden = [
             (name, value) for name, sent in values.items() if name not in OWN_FORM_FIELDS for value in sent
@@ -72,21 +86,21 @@ class AuthorizeView(View):
         auth_time = self.auth_time(request) if user is not None else None
         if not signed_in_now and authz.needs_sign_in(auth_time=auth_time, now=now):
             if "none" in authz.prompts:
-                return SeeOther(
+                return SeeOtherToClient(
                     authz.redirect_to(error="login_required", error_description="Sign-in is required.")
                 )
             return self.sign_in_page(
                 request, authz, hidden, SignInForm(request, initial={"username": authz.login_hint})
             )
         if submitted and "deny" in values:
-            return SeeOther(
+            return SeeOtherToClient(
                 authz.redirect_to(error="access_denied", error_description="The user denied access.")
             )
         if submitted and "allow" in values:
             authorize.consent_remember(authz, user=user)
         elif authorize.needs_consent(authz, user=user):
             if "none" in authz.prompts:
-                return SeeOther(
+                return SeeOtherToClient(
                     authz.redirect_to(error="consent_required", error_description="Consent is required.")
                 )
             # The sign-in just happened (or was recent enough): the consent form does not ask again.
@@ -109,7 +123,7 @@ class AuthorizeView(View):
             else auth_time,
             now=now,
         )
-        return SeeOther(authz.redirect_to(code=code))
+        return SeeOtherToClient(authz.redirect_to(code=code))
 
     @staticmethod
     def auth_time(request: HttpRequest) -> datetime | None:

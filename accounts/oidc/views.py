@@ -22,7 +22,7 @@ from accounts.errors import NO_STORE, InsufficientScope, InvalidClient, InvalidR
 from accounts.oauth.clients import client_authenticate, redirect_uri_matches
 from accounts.oauth.credentials import client_credentials
 from accounts.oauth.models import Client
-from accounts.oauth.views import SeeOther
+from accounts.oauth.views import SeeOtherToClient
 from accounts.oidc.claims import user_claims
 from accounts.oidc.idtokens import id_token_hint_claims
 from accounts.oidc.introspection import token_introspect
@@ -168,5 +168,5 @@ class LogoutView(View):
         if target and client is not None and redirect_uri_matches(client.post_logout_redirect_uris, target):
             state = value("state")
             separator = "&" if "?" in target else "?"
-            return SeeOther(target + (separator + urlencode({"state": state}) if state else ""))
+            return SeeOtherToClient(target + (separator + urlencode({"state": state}) if state else ""))
         return render(request, "oidc/signed_out.html", status=HTTPStatus.OK)

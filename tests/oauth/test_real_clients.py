@@ -319,3 +319,28 @@ def test_a_public_client_without_the_code_verifier_gets_no_tokens(
         code_verifier=verifier,
     )
     assert token["refresh_token"]
+
+
+def test_authlib_as_a_native_app_gets_its_code_at_its_private_use_uri(
+    discovery, oauth_client_factory, live_user, password
+):
+    native_uri = "com.example.app:/callback"  # RFC 8252 §7.1: the app's own reverse-domain scheme
+    client = oauth_client_factory(name="Native app", redirect_uris=(native_uri,))
+    session = oauth_session(client, "none", native_uri)
+    verifier = generate_token(48)
+
+    url, state = session.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier)
+    visit = sign_in_and_consent(
+        requests.Session(), url, redirect_uri=native_uri, username=live_user.username, password=password
+    )
+
+    assert visit.pages == ["sign-in", "consent"]
+    assert visit.callback.startswith(native_uri + "?")
+    token = session.fetch_token(
+        discovery["token_endpoint"],
+        authorization_response=visit.callback,
+        state=state,
+        code_verifier=verifier,
+    )
+    assert token["scope"] == SCOPE
+    assert token["refresh_token"]

@@ -24,6 +24,7 @@ from tests.oauth.conftest import (  # noqa: F401 (fixtures of tests/oauth, regis
     authorize,
     client_authentication,
     exchange_code,
+    form_body,
     is_consent_page,
     is_sign_in_page,
     issuer_service,
@@ -267,3 +268,18 @@ def introspect(api_client, resource_server):
 def json_body(response) -> dict:
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     return json.loads(response.content)
+
+
+@pytest.fixture
+def logout(client):
+    """logout(params, method="get", browser=client) -> the response of /logout: the query string of
+    a GET, or the form body of a POST."""
+
+    def send(params: dict, *, method: str = "get", browser=None):
+        browser = browser or client
+        if method == "get":
+            return browser.get("/logout", params)
+        body, content_type = form_body(params)
+        return browser.post("/logout", body, content_type=content_type)
+
+    return send

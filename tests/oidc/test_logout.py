@@ -23,7 +23,6 @@ from tests.forgery import foreign_rsa_key
 from tests.oauth.conftest import (
     authorization_parameters,
     authorization_response,
-    form_body,
     is_sign_in_page,
     page_form,
     page_text,
@@ -37,21 +36,6 @@ from tests.oidc.conftest import (
 )
 
 LOGOUT_STATE = "af0ifjsldkj"
-
-
-@pytest.fixture
-def logout(client):
-    """logout(params, method="get", browser=client) -> the response of /logout: the query string of
-    a GET, or the form body of a POST."""
-
-    def send(params: dict, *, method: str = "get", browser=None):
-        browser = browser or client
-        if method == "get":
-            return browser.get("/logout", params)
-        body, content_type = form_body(params)
-        return browser.post("/logout", body, content_type=content_type)
-
-    return send
 
 
 @pytest.fixture
