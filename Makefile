@@ -35,7 +35,7 @@ superuser: setup
 
 # Serves the project with gunicorn on a throwaway PostgreSQL and drives it with wrk (about 4 min).
 bench: $(VENV)/.installed-dev
-	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@scripts/ensure-debian-package.sh wrk wrk
 	PG_DURABLE=1 scripts/with-postgres.sh scripts/with-pgbouncer.sh $(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev

@@ -10,13 +10,7 @@
 set -euo pipefail
 
 if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "with-pgbouncer: pgbouncer not found; install the Debian package 'pgbouncer'." >&2
-    exit 1
-  fi
-  echo "with-pgbouncer: installing the Debian package pgbouncer" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  "$(dirname "$0")/ensure-debian-package.sh" /usr/sbin/pgbouncer pgbouncer
   # The package starts a service of its own; this script runs its own instance only.
   service pgbouncer stop >/dev/null 2>&1 || true
 fi

@@ -19,17 +19,8 @@ find_bindir() {
   return 1
 }
 
-bindir=$(find_bindir || true)
-if [ -z "$bindir" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "with-postgres: PostgreSQL server binaries not found; install the Debian package 'postgresql'." >&2
-    exit 1
-  fi
-  echo "with-postgres: installing the Debian package postgresql" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  bindir=$(find_bindir)
-fi
+"$(dirname "$0")/ensure-debian-package.sh" '/usr/lib/postgresql/*/bin/initdb' postgresql
+bindir=$(find_bindir) || { echo "with-postgres: no PostgreSQL server binaries in /usr/lib/postgresql" >&2; exit 1; }
 
 run_as=()
 if [ "$(id -u)" -eq 0 ]; then

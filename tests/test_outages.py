@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 import pytest
 from django.db import connection
 
-from tests.conftest import other_process_environment
+from tests.conftest import other_process_environment, stop_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -285,15 +285,7 @@ def gunicorn(transactional_db, tmp_path):
         raise AssertionError("the server did not start within 30 s")
 
     yield start
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.terminate()
-    for server in servers:
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=15)
+    stop_gunicorn([server.process for server in servers])
 
 
 class RedisServer:

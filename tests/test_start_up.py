@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_gunicorn
 
 pytestmark = pytest.mark.own_database
 PROJECT = Path(__file__).resolve().parent.parent
@@ -89,8 +89,7 @@ def test_with_only_the_contract_variables_the_service_migrates_checks_seeds_and_
         )
         jwks = json.load(urllib.request.urlopen(f"{base}/.well-known/jwks.json", timeout=30))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_gunicorn([server])
 
     assert health == {"status": "ok"}
     assert json.load(me)["username"] == "johndoe"

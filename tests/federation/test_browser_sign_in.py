@@ -248,6 +248,39 @@ def test_the_password_step_is_csrf_protected(provider, user, password):
     assert not LinkedIdentity.objects.exists()
 
 
+def test_each_google_path_answers_with_a_trailing_slash_too_and_never_redirects_to_the_other_form(
+    provider, client, user, password
+):
+    sub = provider.account("g-s1", email=user.email, email_verified=True)
+
+    to_provider = client.get("/login/google/")
+    assert to_provider.status_code == HTTPStatus.FOUND
+    assert to_provider["Location"].startswith(f"{provider.issuer}/auth?")  # the provider, not /login/google
+    callback = urlsplit(provider.sign_in(requests.Session(), to_provider["Location"], sub=sub))
+    to_link = client.get(f"{callback.path}/?{callback.query}")
+    assert to_link.status_code == HTTPStatus.SEE_OTHER
+    assert to_link["Location"] == "/login/google/link"  # the password step: the callback itself answered
+    link_page = client.get("/login/google/link/")
+    assert link_page.status_code == HTTPStatus.OK
+    assert user.username.encode() in link_page.content
+    linked = client.post("/login/google/link/", {"password": password})
+    assert linked.status_code == HTTPStatus.OK
+    assert b"You are signed in" in linked.content
+    assert LinkedIdentity.objects.get().user == user
+    assert signed_in_user(client) == str(user.pk)
+
+
+@pytest.mark.parametrize("path", ["/login/google", "/login/google/callback", "/login/google/link"])
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_without_google_configured_each_path_is_a_404_with_or_without_slash(client, settings, db, path, slash):
+    settings.GOOGLE_CLIENT_ID = ""
+
+    response = client.get(path + slash)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert not response.has_header("Location")
+
+
 # --- every failed check is a 400 page that signs no one in -------------------------------------------
 
 

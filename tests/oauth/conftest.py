@@ -266,7 +266,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from tests.conftest import free_port, other_process_environment  # noqa: E402
+from tests.conftest import free_port, other_process_environment, stop_gunicorn  # noqa: E402
 
 
 @pytest.fixture
@@ -304,10 +304,7 @@ def issuer_service(transactional_db, settings):
         raise AssertionError("the server did not start within 30 s")
 
     yield start
-    for server in servers:
-        server.terminate()
-    for server in servers:
-        server.wait(timeout=30)
+    stop_gunicorn(servers)
 
 
 # --- The authorization endpoint in a browser: requests, pages and forms (test_authorize) --------

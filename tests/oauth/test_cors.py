@@ -83,8 +83,9 @@ PREFLIGHTS = [
     ("/users/me", "GET"),
     ("/users/me/sessions/", "GET"),
     ("/users/me/sessions/", "DELETE"),
-    (f"/users/me/sessions/{uuid.uuid4()}/", "DELETE"),
-    (f"/users/me/sessions/{uuid.uuid4()}", "DELETE"),
+    # Fixed ids: every xdist worker must collect the same test names.
+    (f"/users/me/sessions/{uuid.UUID(int=1)}/", "DELETE"),
+    (f"/users/me/sessions/{uuid.UUID(int=2)}", "DELETE"),
 ]
 
 
