@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 
 from accounts import services
 from accounts.keys import ring
@@ -25,6 +26,11 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_url = "/docs/"
 admin.site.site_header = "authproject administration"
 admin.site.site_title = "authproject admin"
+# simplejwt's own pages ("Outstanding tokens", "Blacklisted tokens") are off the index: a refresh
+# token is shown, spent or not, on its session's page, and deleting or blacklisting one there
+# would skip the session service (no revocation of the session, no audit event).
+admin.site.unregister(token_blacklist_admin.OutstandingToken)
+admin.site.unregister(token_blacklist_admin.BlacklistedToken)
 
 
 class UserCreationForm(DjangoUserCreationForm):

@@ -99,9 +99,9 @@ class AccessToken(SessionToken):
         # does was forged (with a stolen key, say, `exp` years ahead) and is refused.
         if self.payload["exp"] - self.payload["iat"] > self.lifetime.total_seconds():
             raise TokenError("Token lives longer than an access token can")
-        # Every token this service issues names its audience (RFC 9068 §2.2); one for another
-        # audience is refused. (A token without `aud` predates the claim and lives on until it expires.)
-        audience = self.payload.get("aud", settings.ACCESS_TOKEN_AUDIENCE)
+        # Every token this service issues names its audience (RFC 9068 §2.2); one without `aud`,
+        # or for another audience, is refused.
+        audience = self.payload.get("aud")
         if audience != settings.ACCESS_TOKEN_AUDIENCE and not (
             isinstance(audience, list) and settings.ACCESS_TOKEN_AUDIENCE in audience
         ):

@@ -2,10 +2,14 @@
 # The whole suite, on SQLite and on PostgreSQL (and its concurrency tests through PgBouncer).
 #
 # PostgreSQL is the one DATABASE_URL names, or else a throwaway server started for the run.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k rotation).
+# Extra arguments go to pytest (e.g. scripts/test.sh -k rotation). The SQLite and PostgreSQL runs
+# spread their tests over TEST_WORKERS processes (pytest-xdist; default: one more than the cores,
+# since many tests wait on servers they started), each on a test database of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+export TEST_WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
+stage() { echo "=== $1 (${SECONDS} s into the run)"; }
 # tests/test_outages.py starts its own redis-server.
 scripts/ensure-redis.sh
 # tests/oauth/test_browser.py drives the Debian package's /usr/bin/chromium.
@@ -13,14 +17,19 @@ scripts/ensure-chromium.sh
 # tests/federation/ start Node's oidc-provider (tests/provider) as the stand-in for Google.
 scripts/ensure-test-provider.sh
 
-echo "=== pytest on SQLite"
-env -u DATABASE_URL "$PY" -m pytest "$@"
+stage "ruff: lint and format (the README's code blocks too)"
+"$PY" -m ruff check --quiet .
+"$PY" -m ruff format --check --quiet .
 
-echo "=== pytest on PostgreSQL (scripts/test-postgres.sh: then the concurrency tests through PgBouncer)"
+stage "pytest on SQLite"
+env -u DATABASE_URL "$PY" -m pytest -n "$TEST_WORKERS" "$@"
+
+stage "pytest on PostgreSQL (scripts/test-postgres.sh: then the concurrency tests through PgBouncer)"
 case "${DATABASE_URL:-}" in
   postgres://*|postgresql://*) scripts/test-postgres.sh "$@" ;;
   *) scripts/with-postgres.sh scripts/test-postgres.sh "$@" ;;
 esac
 
-echo "=== throttling tests with Redis counters (SQLite)"
+stage "throttling tests with Redis counters (SQLite)"
 env -u DATABASE_URL scripts/with-redis.sh "$PY" -m pytest tests/test_throttling.py "$@"
+stage "done"

@@ -42,7 +42,7 @@ trap stop EXIT
   || { cat "$workdir/initdb.log" >&2; exit 1; }
 # Durability is pointless for a throwaway test server; max_connections covers concurrency tests.
 # PG_DURABLE=1 (make bench) keeps PostgreSQL's durability defaults, as a production server has them.
-server_options="-h 127.0.0.1 -p $port -k $workdir -c max_connections=200"
+server_options="-h 127.0.0.1 -p $port -k $workdir -c max_connections=300"
 if [ "${PG_DURABLE:-0}" != "1" ]; then
   server_options="$server_options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi

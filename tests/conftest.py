@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from accounts.keys import lifecycle, material, ring
 from tests.factories import PASSWORD, UserFactory
@@ -22,7 +23,36 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _static_files_listed_once():
+    """WhiteNoise lists the static files once per run and configuration, not once per test.
+
+    Each test client builds the middleware again, and listing the ~1,700 files of the admin, DRF
+    and Swagger UI costs 32 ms each time (53 s of a run). The files do not change during a run; a
+    test that changes a WHITENOISE_ setting, DEBUG or STATIC_URL gets a listing of its own.
+    """
+    listings: dict[tuple, dict] = {}
+    real = WhiteNoiseMiddleware.add_files_from_finders
+
+    def add_files_from_finders(self):
+        configuration = tuple(
+            (name, repr(getattr(django_settings, name)))
+            for name in dir(django_settings)
+            if name.startswith("WHITENOISE_") or name in ("DEBUG", "STATIC_URL")
+        )
+        if configuration not in listings:
+            real(self)
+            listings[configuration] = dict(self.files)
+        self.files.update(listings[configuration])
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(WhiteNoiseMiddleware, "add_files_from_finders", add_files_from_finders)
+    yield
+    patch.undo()
+
+
 _pregenerated_keys: dict[str, list[dict]] = {}
+_decrypted_keys: dict[tuple, object] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +60,9 @@ def _signing_keys(request, monkeypatch):
     """Each test starts with no key ring, and gets pre-generated key pairs (RSA generation is slow).
 
     The n-th key a test asks for is the same in every test; each is generated once per run. A
-    test with a database starts with a signing key, as a server does after its start-up.
+    test with a database starts with a signing key, as a server does after its start-up. A
+    stored key is decrypted once per run and secrets (the KDF costs 36 ms a time): a test that
+    changes SECRET_KEY or its fallbacks still gets the real decryption, and its failures.
     """
     handed_out: dict[str, int] = {}
 
@@ -42,8 +74,15 @@ def _signing_keys(request, monkeypatch):
             pool.append(real_generate(algorithm))
         return dict(pool[index])
 
-    real_generate = material.generate
+    def decrypt(pem: str, kid: str):
+        secrets = (pem, kid, django_settings.SECRET_KEY, tuple(django_settings.SECRET_KEY_FALLBACKS))
+        if secrets not in _decrypted_keys:
+            _decrypted_keys[secrets] = real_decrypt(pem, kid)
+        return _decrypted_keys[secrets]
+
+    real_generate, real_decrypt = material.generate, material.decrypt
     monkeypatch.setattr(material, "generate", generate)
+    monkeypatch.setattr(material, "decrypt", decrypt)
     ring.reset()
     if {"db", "transactional_db"} & set(request.fixturenames):
         request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")

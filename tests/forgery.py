@@ -211,6 +211,7 @@ FORGERIES = (
         lambda g: g.signed(payload={"aud": "https://elsewhere.example"}),
         ACCESS,
     ),
+    Forgery("no aud", "audience", lambda g: g.signed(without_claims=("aud",)), ACCESS),
     Forgery(
         "an audience list without ours",
         "audience",

@@ -330,3 +330,13 @@ def test_view_site_leads_to_the_docs_and_the_root_is_a_page_of_links(admin_clien
     assert home.status_code == HTTPStatus.OK
     for link in ("/docs/", "/.well-known/openid-configuration", "/admin/"):
         assert f'href="{link}"' in home.text
+
+
+def test_simplejwts_token_pages_are_off_the_admin_whose_session_pages_show_the_refresh_tokens(admin_client):
+    index = admin_client.get("/admin/")
+
+    assert index.status_code == HTTPStatus.OK
+    assert "Outstanding tokens" not in index.text
+    assert "Blacklisted tokens" not in index.text
+    for page in ("outstandingtoken", "blacklistedtoken"):
+        assert admin_client.get(f"/admin/token_blacklist/{page}/").status_code == HTTPStatus.NOT_FOUND

@@ -4,6 +4,9 @@ from http import HTTPStatus
 
 import pytest
 
+# Nothing here can differ by database (pages): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 
 @pytest.mark.parametrize(
     ("path", "fields"),

@@ -11,6 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from accounts.checks import token_settings_check
 
+# Nothing here can differ by database (system checks of settings): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 

@@ -8,6 +8,9 @@ from openapi_spec_validator import validate
 
 from tests.helpers import jwt_parts
 
+# Nothing here can differ by database (documents built from settings): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 
 @pytest.mark.parametrize(
     "path", ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/"]

@@ -14,6 +14,9 @@ from accounts.models import Session
 from tests import forgery
 from tests.forgery import Genuine
 
+# Nothing here can differ by database (signatures and claims): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 CREDENTIALS_ERROR = {"detail": "Could not validate credentials"}
 
 

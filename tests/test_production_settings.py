@@ -12,6 +12,9 @@ from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHash
 
 from accounts.models import User
 
+# Nothing here can differ by database (settings): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 

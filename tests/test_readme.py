@@ -4,9 +4,13 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 
 from tests.conftest import other_process_environment
+
+# Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

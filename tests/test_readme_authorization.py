@@ -6,9 +6,13 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.core.management import call_command
 
 from tests.conftest import LIVE_ISSUER, other_process_environment
+
+# Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Clients and the authorization code flow"

@@ -18,6 +18,9 @@ from accounts.oauth.clients import Registration, register
 from tests.conftest import LIVE_ISSUER, free_port, other_process_environment
 from tests.helpers import jwt_parts
 
+# Nothing here can differ by database (the example resource server verifies tokens without the database): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 PROJECT = Path(__file__).resolve().parent.parent
 # Seconds, kept short so that the test sees each step happen: the new key is published before
 # it signs, the resource server's JWKS cache expires, the old key's tokens expire. The test sleeps

@@ -11,6 +11,9 @@ from tests import forgery
 from tests.forgery import Genuine
 from tests.helpers import jwt_parts
 
+# Nothing here can differ by database (claims and signatures): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 COMMON_CLAIMS = {"token_type", "exp", "iat", "jti", "sub", "sid", "iss"}
 
 # The rules of the claims and the typing, from the one table of forgeries (tests/forgery.py);

@@ -10,6 +10,9 @@ from accounts.callers import Caller
 from accounts.errors import InvalidGrant, InvalidToken
 from accounts.tokens import AccessToken, RefreshToken
 
+# Nothing here can differ by database (parsing of token strings): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 PROPERTY_SETTINGS = settings(
     max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )

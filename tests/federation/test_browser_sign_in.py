@@ -272,7 +272,9 @@ def test_each_google_path_answers_with_a_trailing_slash_too_and_never_redirects_
 
 @pytest.mark.parametrize("path", ["/login/google", "/login/google/callback", "/login/google/link"])
 @pytest.mark.parametrize("slash", ["", "/"])
-def test_without_google_configured_each_path_is_a_404_with_or_without_slash(client, settings, db, path, slash):
+def test_without_google_configured_each_path_is_a_404_with_or_without_slash(
+    client, settings, db, path, slash
+):
     settings.GOOGLE_CLIENT_ID = ""
 
     response = client.get(path + slash)

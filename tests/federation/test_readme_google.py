@@ -6,8 +6,13 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import other_process_environment
 from tests.federation.conftest import APP_CLIENT_ID, WEB_CLIENT_ID
+
+# Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
 
 README = Path(__file__).resolve().parent.parent.parent / "README.md"
 SECTION = "## Sign in with Google (any OpenID Connect provider)"

@@ -26,6 +26,9 @@ from tests.oauth.conftest import (
     submit_page_form,
 )
 
+# Nothing here can differ by database (request validation and pages; the code's storage is tested in test_code_grant): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 AUTH_TIME = "accounts.auth_time"  # the browser session's sign-in time (epoch seconds), per the brief
 APP_URI = "https://app.example.com/cb"
 LOOPBACK_URI = "http://127.0.0.1/cb"

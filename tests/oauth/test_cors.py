@@ -10,6 +10,9 @@ from accounts.oauth.models import Client
 from tests.helpers import jwt_parts
 from tests.oauth.conftest import OAUTH_ORIGIN, pkce_s256
 
+# Nothing here can differ by database (response headers): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def spa_client(oauth_client_factory):

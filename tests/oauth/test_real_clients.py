@@ -22,6 +22,9 @@ from authlib.oauth2.rfc6749 import MismatchingStateException
 from tests.conftest import free_port
 from tests.oauth.conftest import RegisteredClient
 
+# Nothing here can differ by database (a stock client's view of the protocol; its storage is tested elsewhere): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 # Registered without a port: a loopback redirect URI matches with any port (RFC 8252 §7.3), and
 # an application picks a free one each time.
 REGISTERED_REDIRECT_URI = "http://127.0.0.1/callback"

@@ -28,6 +28,9 @@ from tests.oidc.conftest import (
     bearer,
 )
 
+# Nothing here can differ by database (request validation): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def id_token_of(code_exchange, verify_id_token):

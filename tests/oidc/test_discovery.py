@@ -8,6 +8,9 @@ import pytest
 
 from accounts.keys import lifecycle
 
+# Nothing here can differ by database (documents built from settings): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 DOCUMENTS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 
 # OpenID Connect Discovery 1.0 §3: REQUIRED for every OP (token_endpoint: unless only the

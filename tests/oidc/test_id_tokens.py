@@ -16,6 +16,9 @@ from accounts.models import Session
 from tests.helpers import forge, jwt_parts
 from tests.oidc.conftest import OPENID_SCOPE
 
+# Nothing here can differ by database (claims and signatures): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 # Seconds between a sign-in and a refresh, made to pass on the service's clock (no sleeping).
 REFRESHED_LATER = 5
 

@@ -17,6 +17,9 @@ from tests.oauth.conftest import (
     submit_page_form,
 )
 
+# Nothing here can differ by database (redirects to private-use schemes): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 NATIVE_REDIRECT_URI = "com.example.app:/callback"
 NATIVE_POST_LOGOUT_URI = "com.example.app:/signed-out"
 

@@ -34,6 +34,9 @@ from joserfc.jws import JWSRegistry
 from tests.conftest import free_port
 from tests.oauth.conftest import RegisteredClient
 
+# Nothing here can differ by database (a stock relying party's view of the protocol): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 # Loopback URIs registered without a port: they match with any port (RFC 8252 §7.3).
 REDIRECT_URI = "http://127.0.0.1/callback"
 POST_LOGOUT_URI = "http://127.0.0.1/signed-out"

@@ -13,6 +13,9 @@ from accounts.callers import Caller
 from accounts.models import Session
 from tests.oidc.conftest import OPENID_SCOPE, bearer
 
+# Nothing here can differ by database (claims from a user row): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
 ALL_CLAIMS = {
     "sub",
     "name",
