@@ -132,6 +132,7 @@ class SessionAdmin(admin.ModelAdmin):
         "id",
         "user",
         "client",
+        "grant_type",
         "status",
         "created_at",
         "last_used_at",

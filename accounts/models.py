@@ -311,6 +311,11 @@ class Session(models.Model):
         SESSION_LIMIT = "session_limit", "the user started more sessions than SESSIONS_PER_USER_MAX"
         CODE_REPLAYED = "code_replayed", "its authorization code was presented again"
 
+    class Grant(models.TextChoices):
+        PASSWORD = "password", "/login"
+        AUTHORIZATION_CODE = "authorization_code", "authorization code"
+        TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange", "token exchange"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
     # CASCADE: cleanup_tokens deletes the expired newest record of an ended session, and with it
@@ -333,6 +338,12 @@ class Session(models.Model):
         on_delete=models.CASCADE,
         related_name="sessions",
         help_text="The client the session was started through; none for /login.",
+    )
+    grant_type = models.CharField(
+        max_length=64,
+        choices=Grant.choices,
+        blank=True,
+        help_text="The grant that started it (blank: started before this was recorded).",
     )
     scope = models.CharField(max_length=200, blank=True, help_text="Granted scopes, space-separated.")
     nonce = models.CharField(max_length=512, blank=True, help_text="The authorization request's nonce.")
@@ -358,6 +369,12 @@ class Session(models.Model):
     def ends_at(self) -> datetime:
         """When the session ends if nothing revokes it: the earlier of its two ends."""
         return min(self.expires_at, self.newest_record.expires_at)
+
+    @property
+    def has_scope(self) -> bool:
+        """Whether its token answers name a `scope`: a client's session does, unless a token
+        exchange started it (that one has no scope, like a /login session)."""
+        return self.client_id is not None and self.grant_type != self.Grant.TOKEN_EXCHANGE
 
     def is_active(self, *, now: datetime | None = None) -> bool:
         """Return whether the session still lets its tokens in (load `newest_record` with it)."""

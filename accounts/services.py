@@ -46,7 +46,7 @@ class IssuedTokens:
 def login(*, username: str, password: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
     """Check the credentials and start a session (POST /login)."""
     user = credentials_check(username=username, password=password, caller=caller)
-    issued = session_start(user=user, caller=caller, now=now)
+    issued = session_start(user=user, caller=caller, grant_type=Session.Grant.PASSWORD, now=now)
     audit.event(
         "login", user=user.pk, username=user.get_username(), ip=caller.ip_address, sid=issued.session.pk
     )
@@ -71,6 +71,7 @@ def session_start(
     *,
     user: User,
     caller: Caller,
+    grant_type: str = Session.Grant.PASSWORD,
     client: Client | None = None,
     scope: str = "",
     auth_time: datetime | None = None,
@@ -78,7 +79,8 @@ def session_start(
     session_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> IssuedTokens:
-    """Start a session for `user` (through `client`, with `scope`) and return its first token pair.
+    """Start a session for `user` (by `grant_type`, /login's unless named; through `client`, with
+    `scope`) and return its first token pair.
 
     `session_id` lets a caller name the session before it exists (a code records the session its
     exchange starts in the same statement that spends it).
@@ -106,6 +108,7 @@ def session_start(
         user_agent=caller.user_agent[:256],
         ip_address=caller.ip_address,
         client=client,
+        grant_type=grant_type,
         scope=scope,
         nonce=nonce,
         auth_time=auth_time or now,
@@ -514,7 +517,7 @@ def _issued(
         refresh_token=refresh_string,
         refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
         session=session,
-        scope=scope if session.client_id else None,
+        scope=scope if session.has_scope else None,
         id_token=id_token,
     )
 

@@ -245,20 +245,34 @@ def free_port() -> int:
 
 
 def stop_gunicorn(servers) -> None:
-    """Stop gunicorn servers (Popen objects) now: SIGQUIT, its quick shutdown. SIGTERM's graceful
-    one waits for the idle keep-alive connections of the test's clients, about 2.5 s a server."""
+    """Stop gunicorn servers (Popen objects started with start_new_session=True) now.
+
+    SIGQUIT is gunicorn's quick shutdown (SIGTERM's graceful one waits for the idle keep-alive
+    connections of the test's clients, about 2.5 s a server). A worker still booting when it
+    arrives can miss it, and the master would wait its graceful timeout (30 s) for that worker:
+    after STOP_WAIT seconds the server's whole process group is killed instead.
+    """
     for server in servers:
         if server.poll() is None:
             server.send_signal(signal.SIGQUIT)
     for server in servers:
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            assert os.getpgid(server.pid) == server.pid, "start gunicorn with start_new_session=True"
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+
+
+STOP_WAIT = 5  # seconds: a server with no request in flight stops in well under one
 
 
 @pytest.fixture
 def live_service(transactional_db):
     """live_service(**env) -> the base URL of a gunicorn server of this project.
 
-    Several worker processes, each with several threads, on the test database; the environment
+    Several worker processes (forked from a master that loaded the project: tests/gunicorn_preload.py),
+    each with several threads, on the test database; the environment
     of the server is this process's plus `env`. Servers are stopped after the test (before the
     test database goes away).
     """
@@ -272,6 +286,8 @@ def live_service(transactional_db):
                 "-m",
                 "gunicorn",
                 "authproject.wsgi",
+                "--config",
+                "python:tests.gunicorn_preload",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
@@ -283,6 +299,7 @@ def live_service(transactional_db):
             ],
             cwd=Path(__file__).resolve().parent.parent,
             env=other_process_environment(**env),
+            start_new_session=True,  # tests.conftest.stop_gunicorn kills its group if need be
         )
         servers.append(server)
         deadline = time.monotonic() + 30

@@ -153,6 +153,7 @@ def test_a_session_page_shows_its_refresh_tokens_and_which_are_spent(admin_clien
     response = admin_client.get(f"/admin/accounts/session/{session.pk}/change/")
 
     assert response.status_code == HTTPStatus.OK
+    assert "/login" in re.search(r"field-grant_type.*?</div>\s*</div>", response.text, re.DOTALL).group(0)
     assert response.text.count(f"{session.pk.hex}.") >= 2
     assert response.text.count(" issued ") == 2
     assert response.text.count("(spent)") == 1

@@ -21,7 +21,7 @@ from accounts.models import RefreshTokenRecord, Session
 
 def test_cleanup_deletes_spent_records_once_the_reuse_interval_has_passed(user, refresh, settings):
     settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = 30
-    issued = services.session_start(user=user, caller=Caller())
+    issued = services.session_start(user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD)
     chain = [issued.refresh_token]
     for _ in range(5):
         chain.append(services.refresh_token_rotate(refresh_token=chain[-1], caller=Caller()).refresh_token)
@@ -52,7 +52,10 @@ def test_starting_more_sessions_than_the_limit_revokes_the_oldest(user, settings
 
 def test_the_sessions_list_is_bounded_by_the_limit(user, settings, api_client):
     settings.SESSIONS_PER_USER_MAX = 50
-    newest = [services.session_start(user=user, caller=Caller()) for _ in range(5)][-1]
+    newest = [
+        services.session_start(user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD)
+        for _ in range(5)
+    ][-1]
     settings.SESSIONS_PER_USER_MAX = 2  # lowered since: five are active, the list shows two
 
     response = api_client.get("/users/me/sessions/", HTTP_AUTHORIZATION=f"Bearer {newest.access_token}")

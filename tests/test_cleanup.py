@@ -14,8 +14,10 @@ from accounts.models import Session
 
 def test_cleanup_deletes_expired_records_and_ended_sessions_and_keeps_live_ones(user, refresh, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
-    old = services.session_start(user=user, caller=Caller(), now=timezone.now() - timedelta(hours=1))
-    live = services.session_start(user=user, caller=Caller())
+    old = services.session_start(
+        user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD, now=timezone.now() - timedelta(hours=1)
+    )
+    live = services.session_start(user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD)
     rotated = services.refresh_token_rotate(refresh_token=live.refresh_token, caller=Caller())
     OutstandingToken.objects.filter(jti=services.RefreshToken(live.refresh_token)["jti"]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
@@ -40,9 +42,17 @@ def test_cleanup_goes_through_every_batch_and_keeps_the_live_sessions_between_th
     ended, live = [], []
     for index in range(7):  # ended and live sessions interleaved in primary key order
         if index % 2:
-            live.append(services.session_start(user=user, caller=Caller()).session.pk)
+            live.append(
+                services.session_start(
+                    user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD
+                ).session.pk
+            )
         else:
-            ended.append(services.session_start(user=user, caller=Caller(), now=long_ago).session.pk)
+            ended.append(
+                services.session_start(
+                    user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD, now=long_ago
+                ).session.pk
+            )
 
     call_command("cleanup_tokens", stdout=StringIO())
 

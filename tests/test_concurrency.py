@@ -71,7 +71,7 @@ def start_session(user, settings):
     settings.TOKEN_ISSUER = LIVE_ISSUER  # the server's issuer, or it refuses the tokens
 
     def start() -> services.IssuedTokens:
-        return services.session_start(user=user, caller=Caller())
+        return services.session_start(user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD)
 
     return start
 
@@ -157,7 +157,7 @@ def test_in_the_pgbouncer_run_the_servers_reach_the_database_through_it(live_ser
 
     settings.TOKEN_ISSUER = LIVE_ISSUER
     before = transactions_through_pgbouncer()
-    issued = services.session_start(user=user, caller=Caller())
+    issued = services.session_start(user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD)
     status, body = post(
         live_service(), "/token", {"grant_type": "refresh_token", "refresh_token": issued.refresh_token}
     )

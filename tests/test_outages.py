@@ -270,6 +270,7 @@ def gunicorn(transactional_db, tmp_path):
                 env=other_process_environment(**env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # tests.conftest.stop_gunicorn kills its group if need be
             )  # fmt: skip
         server = Gunicorn(port, process, log)
         servers.append(server)
@@ -590,6 +591,7 @@ def assert_sessions_unharmed(recorder: Recorder, chains: list[RotationChain]) ->
 
 
 @pytest.mark.postgres
+@pytest.mark.alone  # it stops the PostgreSQL server that the other workers' tests use
 def test_rotation_chains_survive_a_database_restart_without_500s(gunicorn, pg_control, users, password):
     """PostgreSQL stops (`pg_ctl stop -m fast`) for 4 s while 8 chains rotate and a probe logs in
     and revokes; then it starts again. Every answer needing the database is 503 with the OAuth

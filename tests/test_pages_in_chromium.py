@@ -43,7 +43,11 @@ def served(issuer_service, server_password_hashers) -> str:  # noqa: F811
     User.objects.create_superuser(username="admin", email="admin@example.com", password=ADMIN_PASSWORD)
     johndoe = User.objects.get(username="johndoe")
     for address in ("203.0.113.7", "2001:db8::1", "198.51.100.23"):
-        services.session_start(user=johndoe, caller=Caller(user_agent=BROWSER_AGENT, ip_address=address))
+        services.session_start(
+            user=johndoe,
+            caller=Caller(user_agent=BROWSER_AGENT, ip_address=address),
+            grant_type=Session.Grant.PASSWORD,
+        )
     return base_url
 
 

@@ -51,7 +51,12 @@ def test_an_invalid_token_gets_200_and_revokes_nothing(revoke, tokens, token):
 
 def test_an_expired_token_gets_200_and_revokes_nothing(revoke, user, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 60
-    issued = services.session_start(user=user, caller=Caller(), now=timezone.now() - timedelta(minutes=5))
+    issued = services.session_start(
+        user=user,
+        caller=Caller(),
+        grant_type=Session.Grant.PASSWORD,
+        now=timezone.now() - timedelta(minutes=5),
+    )
 
     assert revoke({"token": issued.refresh_token}).status_code == HTTPStatus.OK
     assert Session.objects.get().revoked_at is None

@@ -28,7 +28,9 @@ def test_a_spent_refresh_token_presented_again_is_reuse_and_revokes_its_session(
 ):
     settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = interval
     then = timezone.now() - timedelta(seconds=spent_seconds_ago)
-    spent = services.session_start(user=user, caller=Caller(), now=then).refresh_token
+    spent = services.session_start(
+        user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD, now=then
+    ).refresh_token
     newest = services.refresh_token_rotate(refresh_token=spent, caller=Caller(), now=then)
 
     replay = refresh(spent)
@@ -81,7 +83,7 @@ def test_session_ends_at_its_absolute_end_however_often_refreshed(refresh, user,
     settings.SESSION_MAX_LIFETIME_SECONDS = 3600
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 3000
     start = timezone.now() - timedelta(seconds=2900)
-    issued = services.session_start(user=user, caller=Caller(), now=start)
+    issued = services.session_start(user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD, now=start)
     rotated = services.refresh_token_rotate(refresh_token=issued.refresh_token, caller=Caller())
     # The rotation at 2900 s cannot give a full 3000 s: its token ends with the session.
     assert jwt_parts(rotated.refresh_token)[1]["exp"] == int((start + timedelta(seconds=3600)).timestamp())
@@ -95,7 +97,12 @@ def test_session_ends_at_its_absolute_end_however_often_refreshed(refresh, user,
 def test_session_ends_when_idle_for_the_refresh_token_lifetime(refresh, me, user, settings):
     settings.REFRESH_TOKEN_LIFETIME_SECONDS = 600
     settings.ACCESS_TOKEN_LIFETIME_SECONDS = 1800
-    issued = services.session_start(user=user, caller=Caller(), now=timezone.now() - timedelta(seconds=601))
+    issued = services.session_start(
+        user=user,
+        caller=Caller(),
+        grant_type=Session.Grant.PASSWORD,
+        now=timezone.now() - timedelta(seconds=601),
+    )
 
     response = refresh(issued.refresh_token)
 

@@ -75,6 +75,7 @@ def test_with_only_the_contract_variables_the_service_migrates_checks_seeds_and_
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # tests.conftest.stop_gunicorn kills its group if need be
     )
     try:
         base = f"http://127.0.0.1:{port}"

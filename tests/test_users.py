@@ -128,6 +128,6 @@ def test_a_login_whose_password_changed_meanwhile_starts_no_session(user):
     user.save()
 
     with pytest.raises(InvalidCredentials):
-        services.session_start(user=checked, caller=Caller())
+        services.session_start(user=checked, caller=Caller(), grant_type=Session.Grant.PASSWORD)
 
     assert not Session.objects.exists()

@@ -84,7 +84,7 @@ def test_an_access_token_stops_at_once_with_the_invalid_token_challenge(me, toke
 def an_hour_old_access_token(tokens, user) -> str:
     """A real access token of a session started an hour ago (it lived half an hour)."""
     return services.session_start(
-        user=user, caller=Caller(), now=timezone.now() - timedelta(hours=1)
+        user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD, now=timezone.now() - timedelta(hours=1)
     ).access_token
 
 

@@ -6,7 +6,6 @@ key of ExchangedIdToken decides, so of many requests presenting one ID token exa
 tokens, and a refused exchange spends nothing. No HTTP here.
 """
 
-import dataclasses
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -18,9 +17,10 @@ from accounts.federation.idtokens import IdTokenRefused, id_token_verify
 from accounts.federation.linking import IdentityRefused, user_for_identity
 from accounts.federation.models import ExchangedIdToken
 from accounts.federation.providers import Provider
+from accounts.models import Session
 from accounts.oauth.models import Client
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPE = Session.Grant.TOKEN_EXCHANGE.value
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
@@ -53,15 +53,16 @@ def id_token_exchange(
                     ExchangedIdToken.objects.create(token_hash=token.fingerprint, expires_at=token.expires_at)
             except IntegrityError:
                 raise IdTokenRefused("The ID token was already exchanged.") from None
-            issued = services.session_start(user=user, caller=caller, client=client, now=now)
+            issued = services.session_start(
+                user=user, caller=caller, grant_type=Session.Grant.TOKEN_EXCHANGE, client=client, now=now
+            )
     except (IdTokenRefused, IdentityRefused) as e:
         audit.event("token exchange refused", ip=caller.ip_address, reason=e.description)
         raise InvalidRequest(e.description) from None
     except InvalidCredentials:  # the user was disabled or its password set meanwhile
         raise InvalidRequest("This account cannot sign in now.") from None
     audit.event("token exchange", user=user.pk, ip=caller.ip_address, sid=issued.session.pk)
-    # A token-exchange session has no scope, like a /login session (even a client's).
-    return dataclasses.replace(issued, scope=None)
+    return issued
 
 
 def delete_expired(*, now: datetime) -> int:

@@ -23,7 +23,7 @@ from django.utils.crypto import constant_time_compare
 from accounts import audit, services
 from accounts.callers import Caller
 from accounts.errors import InvalidGrant
-from accounts.models import User
+from accounts.models import Session, User
 from accounts.oauth.models import AuthorizationCode, Client
 
 CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
@@ -101,6 +101,7 @@ def code_exchange(
             issued = services.session_start(
                 user=record.user,
                 caller=caller,
+                grant_type=Session.Grant.AUTHORIZATION_CODE,
                 client=client,
                 scope=record.scope,
                 auth_time=record.auth_time,

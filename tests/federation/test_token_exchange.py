@@ -23,6 +23,7 @@ from tests.federation.conftest import (
     EXCHANGE_GRANT,
     ID_TOKEN_TYPE,
 )
+from tests.helpers import jwt_parts
 
 
 def assert_refused(response, description_part: str) -> None:
@@ -96,7 +97,9 @@ def test_usernames_derived_from_emails_stay_unique(provider, exchange, user_fact
     assert User.objects.get(email="ada@example.com").username == "ada2"
 
 
-def test_a_public_client_named_in_the_exchange_owns_the_session(provider, exchange, oauth_client_factory):
+def test_a_public_client_named_in_the_exchange_owns_the_session_which_has_no_scope_on_refresh_either(
+    provider, exchange, oauth_client_factory, refresh
+):
     registered = oauth_client_factory(name="Android app", client_id="android-app")
     sub = provider.account("g-1005", email="app.user@example.com", email_verified=True)
     response = exchange(provider.app_id_token(sub), client_id=registered.client_id)
@@ -105,6 +108,11 @@ def test_a_public_client_named_in_the_exchange_owns_the_session(provider, exchan
     assert "scope" not in response.json()
     session = Session.objects.get()
     assert (session.client_id, session.scope) == ("android-app", "")
+    assert session.grant_type == Session.Grant.TOKEN_EXCHANGE
+    rotated = refresh(response.json()["refresh_token"], client_id=registered.client_id)
+    assert rotated.status_code == HTTPStatus.OK, rotated.content
+    assert "scope" not in rotated.json()
+    assert jwt_parts(rotated.json()["access_token"])[1]["client_id"] == "android-app"
 
 
 def test_requested_token_type_access_token_is_accepted(provider, exchange):

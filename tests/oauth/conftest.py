@@ -287,10 +287,12 @@ def issuer_service(transactional_db, settings):
         server = subprocess.Popen(
             [
                 *(sys.executable, "-m", "gunicorn", "authproject.wsgi", "--bind", f"127.0.0.1:{port}"),
+                *("--config", "python:tests.gunicorn_preload"),
                 *("--workers", "2", "--threads", "4", "--log-level", "warning"),
             ],
             cwd=Path(__file__).resolve().parent.parent.parent,
             env=other_process_environment(TOKEN_ISSUER=base_url, **env),
+            start_new_session=True,  # tests.conftest.stop_gunicorn kills its group if need be
         )
         servers.append(server)
         deadline = time.monotonic() + 30

@@ -193,7 +193,9 @@ def test_the_token_type_hint_does_not_change_the_answer(introspect, client_sessi
 
 def an_expired_access_token(tokens, user, client) -> str:
     """An access token of a still active session, issued an hour ago (it lived 30 minutes)."""
-    issued = services.session_start(user=user, caller=Caller(), now=timezone.now() - timedelta(hours=1))
+    issued = services.session_start(
+        user=user, caller=Caller(), grant_type=Session.Grant.PASSWORD, now=timezone.now() - timedelta(hours=1)
+    )
     assert issued.session.is_active()
     return issued.access_token
 

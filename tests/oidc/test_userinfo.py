@@ -138,6 +138,7 @@ def an_expired_token(openid_tokens, relying_party, user) -> str:
     return services.session_start(
         user=user,
         caller=Caller(),
+        grant_type=Session.Grant.AUTHORIZATION_CODE,
         client=relying_party.client,
         scope=OPENID_SCOPE,
         now=timezone.now() - timedelta(hours=1),
