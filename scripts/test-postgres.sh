@@ -13,7 +13,7 @@ workers="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
 pytest_some() { "$PY" -m pytest "$@" || [ $? -eq 5 ]; }
 "$PY" -m pytest -n "$workers" -m "not once and not own_database and not alone" "$@"
 echo "=== the tests that stop the database server, by themselves (${SECONDS} s into the PostgreSQL part)"
-pytest_some -m alone "$@"
+pytest_some -m alone "$@"  # its test database is the one the PgBouncer run reuses
 echo "=== the concurrency tests through PgBouncer (${SECONDS} s into the PostgreSQL part)"
-scripts/with-pgbouncer.sh bash -c '"$0" -m pytest "$@" || [ $? -eq 5 ]' "$PY" -n "$workers" --reuse-db \
+scripts/with-pgbouncer.sh bash -c '"$0" -m pytest "$@" || [ $? -eq 5 ]' "$PY" --reuse-db \
   tests/test_concurrency.py tests/oauth/test_code_concurrency.py tests/federation/test_exchange_concurrency.py "$@"

@@ -24,12 +24,24 @@ stage "ruff: lint and format (the README's code blocks too)"
 stage "pytest on SQLite"
 env -u DATABASE_URL "$PY" -m pytest -n "$TEST_WORKERS" "$@"
 
+# The throttling tests with Redis counters (on SQLite and a Redis of their own) run beside the
+# PostgreSQL part, which spends much of its time waiting; their output follows it.
+redis_log=$(mktemp)
+trap 'rm -f "$redis_log"' EXIT
+env -u DATABASE_URL TEST_SQLITE_NAME="$PWD/test-db-redis.sqlite3" scripts/with-redis.sh "$PY" -m pytest -p no:cacheprovider tests/test_throttling.py "$@" \
+  >"$redis_log" 2>&1 &
+redis_run=$!
+
 stage "pytest on PostgreSQL (scripts/test-postgres.sh: then the concurrency tests through PgBouncer)"
+pg_status=0
 case "${DATABASE_URL:-}" in
-  postgres://*|postgresql://*) scripts/test-postgres.sh "$@" ;;
-  *) scripts/with-postgres.sh scripts/test-postgres.sh "$@" ;;
+  postgres://*|postgresql://*) scripts/test-postgres.sh "$@" || pg_status=$? ;;
+  *) scripts/with-postgres.sh scripts/test-postgres.sh "$@" || pg_status=$? ;;
 esac
 
-stage "throttling tests with Redis counters (SQLite)"
-env -u DATABASE_URL scripts/with-redis.sh "$PY" -m pytest tests/test_throttling.py "$@"
+stage "throttling tests with Redis counters (SQLite), run beside the PostgreSQL part"
+redis_status=0
+wait "$redis_run" || redis_status=$?
+cat "$redis_log"
 stage "done"
+[ "$pg_status" -eq 0 ] && [ "$redis_status" -eq 0 ]
