@@ -11,7 +11,6 @@ export DJANGO_DEBUG ?= 1
 # The service's dependencies (requirements.txt), then the tests' and tools' (requirements-dev.txt).
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
