@@ -231,6 +231,12 @@ class SessionAdmin(admin.ModelAdmin):
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_session")
 
+    def delete_model(self, request, obj: Session) -> None:
+        services.admin_sessions_delete(sessions=Session.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        services.admin_sessions_delete(sessions=queryset)
+
     def has_add_permission(self, request) -> bool:
         return False  # sessions start at a sign-in only
 
@@ -338,7 +344,14 @@ class ClientAdmin(admin.ModelAdmin):
             obj.redirect_uris = list(_lines(data["redirect_uris_text"]))
             obj.allowed_origins = list(_lines(data["allowed_origins_text"]))
             obj.post_logout_redirect_uris = list(_lines(data["post_logout_redirect_uris_text"]))
+            # Unticking "active" disables through the service, as the list action does.
+            disabling = "is_active" in form.changed_data and not obj.is_active
+            if disabling:
+                obj.is_active = True
             obj.save()
+            if disabling:
+                services.clients_disable(clients=Client.objects.filter(pk=obj.pk))
+                obj.is_active = False
             return
         client, secret = clients.register(
             clients.Registration(
@@ -359,7 +372,13 @@ class ClientAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    def delete_model(self, request, obj: Client) -> None:
+        services.clients_delete(clients=Client.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        services.clients_delete(clients=queryset)
+
     @admin.action(description="Disable the selected clients (and revoke their sessions)")
     def disable(self, request, queryset):
-        disabled = services.admin_clients_disable(clients=queryset)
+        disabled = services.clients_disable(clients=queryset)
         self.message_user(request, f"Disabled {disabled} client(s).", messages.SUCCESS)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 logger = logging.getLogger("accounts.audit")
 
-FIELDS = ("user", "username", "ip", "sid", "reason", "retry_after", "revoked", "kid", "issuer")
+FIELDS = ("user", "username", "ip", "sid", "reason", "retry_after", "revoked", "kid", "issuer", "client")
 
 
 def event(name: str, *, level: int = logging.INFO, **fields) -> None:

@@ -377,8 +377,20 @@ class Session(models.Model):
         return self.client_id is not None and self.grant_type != self.Grant.TOKEN_EXCHANGE
 
     def is_active(self, *, now: datetime | None = None) -> bool:
-        """Return whether the session still lets its tokens in (load `newest_record` with it)."""
+        """Return whether the session has not ended (load `newest_record` with it)."""
         return self.revoked_at is None and (now or timezone.now()) < self.ends_at()
+
+    def lets_tokens_in(self, *, now: datetime | None = None) -> bool:
+        """The one rule of every token check (bearer, introspection): the session has not ended,
+        its user is active, and its client, if any, is active (load `user` and `client` with it).
+
+        A disabled client's sessions are revoked when it is disabled (services.clients_disable);
+        this check holds even for a client disabled by some other path."""
+        return (
+            self.is_active(now=now)
+            and self.user.is_active
+            and (self.client_id is None or self.client.is_active)
+        )
 
     def status(self, *, now: datetime | None = None) -> str:
         """A word for people: active, revoked, expired (absolute end) or idle (idle end)."""

@@ -217,19 +217,14 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
     """Return the user and session of a valid access token, loaded together in one query.
 
     Raises InvalidToken when the token is not a valid access token, or its session has ended,
-    or its user is disabled or no longer has the token's username.
+    or its user or client is disabled, or its user no longer has the token's username.
     """
     try:
         token = AccessToken(access_token)
     except TokenError:
         raise InvalidToken() from None
     session = _session_of(token)
-    if (
-        session is None
-        or not session.is_active(now=now)
-        or not session.user.is_active
-        or session.user.get_username() != token["sub"]
-    ):
+    if session is None or not session.lets_tokens_in(now=now) or session.user.get_username() != token["sub"]:
         raise InvalidToken()
     # The scope of the token used (a refresh can narrow it below the session's).
     session.access_token_scope = token.payload.get("scope", "")
@@ -325,12 +320,40 @@ def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None
     return _revoke(sessions, reason=Session.EndReason.ADMIN, now=now)
 
 
-def admin_clients_disable(*, clients: "QuerySet[Client]", now: datetime | None = None) -> int:
-    """Disable `clients` and revoke their sessions (their tokens stop at once); return how many."""
+def clients_disable(*, clients: "QuerySet[Client]", now: datetime | None = None) -> int:
+    """Disable the active ones of `clients` and revoke their sessions (their tokens stop at once):
+    the one path of every disabling (the admin's list action and its client page), with its
+    audit event; return how many were disabled."""
     with transaction.atomic():
-        disabled = clients.update(is_active=False)
-        _revoke(Session.objects.filter(client__in=clients), reason=Session.EndReason.ADMIN, now=now)
+        disabling = list(clients.filter(is_active=True).values_list("pk", flat=True))
+        disabled = Client.objects.filter(pk__in=disabling, is_active=True).update(is_active=False)
+        for client_id in disabling:
+            audit.event("client disabled", client=client_id)
+        _revoke(Session.objects.filter(client__in=disabling), reason=Session.EndReason.ADMIN, now=now)
     return disabled
+
+
+def clients_delete(*, clients: "QuerySet[Client]", now: datetime | None = None) -> int:
+    """Delete `clients` on an administrator's order: disabled first (their sessions revoked,
+    with the audit events), then deleted with their sessions; return how many were deleted."""
+    with transaction.atomic():
+        pks = list(clients.values_list("pk", flat=True))
+        clients_disable(clients=Client.objects.filter(pk__in=pks), now=now)
+        _revoke(Session.objects.filter(client__in=pks), reason=Session.EndReason.ADMIN, now=now)
+        return Client.objects.filter(pk__in=pks).delete()[1].get(Client._meta.label, 0)
+
+
+def admin_sessions_delete(*, sessions: "QuerySet[Session]", now: datetime | None = None) -> int:
+    """Delete `sessions` on an administrator's order: revoked first (their audit event), then
+    deleted (their refresh token records stay until cleanup_tokens removes them past their
+    expiry); return how many were deleted."""
+    with transaction.atomic():
+        admin_sessions_revoke(sessions=sessions, now=now)
+        pks = list(sessions.values_list("pk", flat=True))
+        for pk in pks:
+            audit.event("session deleted", sid=pk)
+        deleted = Session.objects.filter(pk__in=pks).delete()[1].get(Session._meta.label, 0)
+    return deleted
 
 
 def admin_users_logout_everywhere(*, users: "QuerySet[User]", now: datetime | None = None) -> int:

@@ -341,3 +341,33 @@ def test_simplejwts_token_pages_are_off_the_admin_whose_session_pages_show_the_r
     assert "Blacklisted tokens" not in index.text
     for page in ("outstandingtoken", "blacklistedtoken"):
         assert admin_client.get(f"/admin/token_blacklist/{page}/").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_deleting_a_session_in_the_admin_revokes_it_through_the_service_first(
+    admin_client, login, user, caplog
+):
+    login(user)
+    session = Session.objects.get()
+
+    admin_client.post(f"/admin/accounts/session/{session.pk}/delete/", {"post": "yes"})
+
+    events = [(r.getMessage(), r.audit.get("sid")) for r in caplog.records if r.name == "accounts.audit"]
+    names = [name for name, _ in events]
+    assert "session revoked" in names
+    assert names.index("session revoked") < events.index(("session deleted", session.pk))
+    assert not Session.objects.filter(pk=session.pk).exists()
+
+
+def test_deleting_sessions_by_the_list_action_goes_through_the_service_too(admin_client, login, user, caplog):
+    login(user)
+    login(user)
+    pks = set(Session.objects.values_list("pk", flat=True))
+
+    admin_client.post(
+        "/admin/accounts/session/",
+        {"action": "delete_selected", "_selected_action": [str(pk) for pk in pks], "post": "yes"},
+    )
+
+    deleted = {r.audit["sid"] for r in caplog.records if r.getMessage() == "session deleted"}
+    assert deleted == pks
+    assert not Session.objects.exists()

@@ -1,6 +1,6 @@
 """RFC 7662 token introspection: what a resource server may learn of a token. No HTTP here.
 
-Active: a valid access token of an active session of an active user, or the newest refresh token
+Active: a valid access token of an active session of an active user (and client), or the newest refresh token
 of such a session. Everything else is {"active": false} and nothing more. A revocation shows at
 the next call: the session is read every time (one query for an access token).
 """
@@ -22,7 +22,7 @@ def token_introspect(*, token: str, token_type_hint: str | None = None) -> dict:
         except TokenError:
             continue
         session = services.session_of_token(parsed)
-        if session is None or not session.is_active() or not session.user.is_active:
+        if session is None or not session.lets_tokens_in():
             return INACTIVE
         if kind is AccessToken:
             if session.user.get_username() != parsed["sub"]:

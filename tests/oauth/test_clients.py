@@ -18,9 +18,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.errors import InvalidClient
+from accounts.models import Session
 from accounts.oauth.clients import ClientCredentials, client_authenticate
 from accounts.oauth.models import Client
 from tests.conftest import other_process_environment
+from tests.oauth.conftest import basic_authorization
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 GOOD_REDIRECT_URI = "https://app.example.com/callback"
@@ -349,3 +351,126 @@ def test_the_disable_action_disables_the_selected_clients_and_they_can_no_longer
     with pytest.raises(InvalidClient, match="Unknown client"):
         client_authenticate(ClientCredentials(client_id="billing-portal"))
     assert client_authenticate(ClientCredentials(client_id="mobile-app")) == mobile.client
+
+
+# --- disabling: one path, and a disabled client's tokens open nothing -------------------------
+
+
+def admin_change_form(client: Client, **fields) -> dict:
+    """The fields of `client`'s page in the admin as it shows them, with `fields` changed."""
+    form = {
+        "name": client.name,
+        "first_party": "on" if client.first_party else "",
+        "is_active": "on" if client.is_active else "",
+        "redirect_uris_text": "\n".join(client.redirect_uris),
+        "allowed_origins_text": "\n".join(client.allowed_origins),
+        "post_logout_redirect_uris_text": "\n".join(client.post_logout_redirect_uris),
+        **fields,
+    }
+    return {name: value for name, value in form.items() if value != ""}
+
+
+@pytest.fixture
+def tokens_of_a_first_party_client(first_party_oauth_client, client_session_tokens):
+    """A first-party client's session (its tokens open /users/me/ and /userinfo) and the client."""
+    return client_session_tokens(first_party_oauth_client), first_party_oauth_client.client
+
+
+@pytest.fixture
+def token_checks(api_client, oauth_client_factory):
+    """token_checks(tokens) -> the status of /users/me/ and /userinfo with the access token, whether
+    introspection calls each token active, and the error of a refresh."""
+    resource_server = oauth_client_factory(name="API", client_id="resource-api", confidential=True)
+
+    def check(tokens: dict) -> dict:
+        bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
+        basic = {"HTTP_AUTHORIZATION": basic_authorization("resource-api", resource_server.secret)}
+        refreshed = api_client.post(
+            "/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        )
+        return {
+            "users/me": api_client.get("/users/me/", **bearer).status_code,
+            "userinfo": api_client.get("/userinfo", **bearer).status_code,
+            "access active": api_client.post(
+                "/introspect", {"token": tokens["access_token"]}, **basic
+            ).json()["active"],
+            "refresh active": api_client.post(
+                "/introspect", {"token": tokens["refresh_token"]}, **basic
+            ).json()["active"],
+            "refresh": refreshed.json().get("error", refreshed.status_code),
+        }
+
+    return check
+
+
+def test_unticking_active_on_a_clients_page_disables_it_through_the_service(
+    oauth_admin_client, tokens_of_a_first_party_client, token_checks, caplog
+):
+    tokens, client = tokens_of_a_first_party_client
+    session = Session.objects.get(client=client)
+
+    response = oauth_admin_client.post(
+        f"/admin/accounts/client/{client.pk}/change/", admin_change_form(client, is_active="")
+    )
+
+    assert response.status_code == HTTPStatus.FOUND, response.content
+    client.refresh_from_db()
+    session.refresh_from_db()
+    assert client.is_active is False
+    assert session.end_reason == Session.EndReason.ADMIN
+    assert [r.audit["client"] for r in caplog.records if r.getMessage() == "client disabled"] == [client.pk]
+    assert token_checks(tokens) == {
+        "users/me": HTTPStatus.UNAUTHORIZED,
+        "userinfo": HTTPStatus.UNAUTHORIZED,
+        "access active": False,
+        "refresh active": False,
+        "refresh": "invalid_grant",
+    }
+
+
+def test_saving_a_clients_page_without_unticking_active_keeps_its_sessions(
+    oauth_admin_client, tokens_of_a_first_party_client, token_checks
+):
+    tokens, client = tokens_of_a_first_party_client
+
+    response = oauth_admin_client.post(
+        f"/admin/accounts/client/{client.pk}/change/", admin_change_form(client, name="Renamed app")
+    )
+
+    assert response.status_code == HTTPStatus.FOUND, response.content
+    assert Client.objects.get(pk=client.pk).name == "Renamed app"
+    assert Session.objects.get(client=client).revoked_at is None
+    assert token_checks(tokens)["users/me"] == HTTPStatus.OK
+
+
+def test_a_client_disabled_by_another_path_has_its_tokens_refused_everywhere(
+    tokens_of_a_first_party_client, token_checks
+):
+    tokens, client = tokens_of_a_first_party_client
+
+    # Not through the service: the session stays unrevoked; the token checks still refuse it.
+    Client.objects.filter(pk=client.pk).update(is_active=False)
+
+    assert Session.objects.get(client=client).revoked_at is None
+    assert token_checks(tokens) == {
+        "users/me": HTTPStatus.UNAUTHORIZED,
+        "userinfo": HTTPStatus.UNAUTHORIZED,
+        "access active": False,
+        "refresh active": False,
+        "refresh": "invalid_grant",
+    }
+
+
+def test_deleting_a_client_in_the_admin_revokes_its_sessions_with_their_audit_events(
+    oauth_admin_client, tokens_of_a_first_party_client, token_checks, caplog
+):
+    tokens, client = tokens_of_a_first_party_client
+
+    response = oauth_admin_client.post(f"/admin/accounts/client/{client.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert not Client.objects.filter(pk=client.pk).exists()
+    assert not Session.objects.filter(client_id=client.pk).exists()
+    events = [record.getMessage() for record in caplog.records if record.name == "accounts.audit"]
+    assert {"client disabled", "session revoked"} <= set(events)
+    assert token_checks(tokens)["users/me"] == HTTPStatus.UNAUTHORIZED
