@@ -18,6 +18,21 @@ class AccountsConfig(AppConfig):
 
         check_request_enabled.connect(origin_is_registered, dispatch_uid="accounts.oauth.cors")
 
+        from accounts.federation.signin import provider_link
+        from accounts.signin.methods import register_external
+
+        register_external(provider_link)  # "Sign in with Google" on the sign-in page, when configured
+
+        from accounts import grants
+        from accounts.federation.grants import TokenExchangeGrant
+        from accounts.federation.grants import enabled as provider_configured
+        from accounts.oauth.grants import AuthorizationCodeGrant
+
+        # The grants of /token, in the order discovery lists them.
+        grants.register_grant(grants.RefreshTokenGrant)
+        grants.register_grant(AuthorizationCodeGrant)
+        grants.register_grant(TokenExchangeGrant, enabled=provider_configured)
+
 
 def _signing_key_after_migrate(using: str = "default", **kwargs) -> None:
     """`migrate` leaves a signing key behind, as a server's start-up does (accounts.keys.lifecycle)."""

@@ -61,6 +61,48 @@ class InvalidScope(OAuthError):
     error = "invalid_scope"
 
 
+class UnsupportedResponseType(OAuthError):
+    """RFC 6749 §4.1.2.1: /authorize answers only response_type=code."""
+
+    error = "unsupported_response_type"
+
+
+class AccessDenied(OAuthError):
+    """RFC 6749 §4.1.2.1: the user (or the service's policy) refused the request."""
+
+    error = "access_denied"
+
+
+class LoginRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: prompt=none, and the user must sign in."""
+
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    """OpenID Connect Core §3.1.2.6: prompt=none, and the user must consent."""
+
+    error = "consent_required"
+
+
+class UntrustedRedirect(InvalidRequest):
+    """An authorization request with no usable client or redirect_uri (RFC 6749 §4.1.2.1): never
+    redirected, since there is no URI to trust. /authorize shows it as an error page; an endpoint
+    that answers JSON renders it as invalid_request."""
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2: a client's registration breaks a rule; the description says which."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(InvalidClientMetadata):
+    """RFC 7591 §3.2.2: a redirect URI that cannot be registered."""
+
+    error = "invalid_redirect_uri"
+
+
 class InvalidClient(OAuthError):
     """RFC 6749 §5.2: client authentication failed: 401, with a Basic challenge where Basic was used."""
 

@@ -19,11 +19,11 @@ from accounts import services
 from accounts.authentication import OwnAccount
 from accounts.callers import caller_of
 from accounts.errors import NO_STORE
+from accounts.grants import grants
 from accounts.health import health
 from accounts.keys import ring
-from accounts.oauth.clients import client_authenticate
+from accounts.oauth.clients import client_auth_methods, client_authenticate
 from accounts.oauth.credentials import client_credentials
-from accounts.oauth.grants import grants
 from accounts.oidc.claims import CLAIMS_SUPPORTED
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
@@ -96,7 +96,7 @@ class LoginView(OAuthEndpoint):
 
 
 class TokenView(OAuthEndpoint):
-    """The token endpoint: one grant class per grant_type (accounts.oauth.grants)."""
+    """The token endpoint: one grant class per grant_type (accounts.grants)."""
 
     serializer_class = TokenRequestSerializer
 
@@ -234,14 +234,14 @@ def authorization_server_metadata() -> dict:
         # The password grant lives at /login and is deliberately not advertised (RFC 9700 §2.4).
         "grant_types_supported": list(grants()),
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": client_auth_methods(),
+        "revocation_endpoint_auth_methods_supported": client_auth_methods(),
         "scopes_supported": ["openid", "profile", "email"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
         "userinfo_endpoint": f"{base}/userinfo",
         "introspection_endpoint": f"{base}/introspect",
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": client_auth_methods(confidential_only=True),
         "end_session_endpoint": f"{base}/logout",
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": _id_token_algorithms(),

@@ -17,8 +17,7 @@ from accounts.federation.idtokens import IdTokenRefused, id_token_verify
 from accounts.federation.linking import IdentityRefused, user_for_identity
 from accounts.federation.models import ExchangedIdToken
 from accounts.federation.providers import Provider
-from accounts.models import Session
-from accounts.oauth.models import Client
+from accounts.models import Client, Session
 
 GRANT_TYPE = Session.Grant.TOKEN_EXCHANGE.value
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -36,7 +35,7 @@ def id_token_exchange(
     """The first token pair of a new session (of `client`, when one was named, without scope) for
     the user of `subject_token`, an ID token of `provider` for one of its token audiences.
 
-    Raises InvalidRequest when the ID token is refused (badly signed, of another issuer or
+    Raises IdTokenRefused or IdentityRefused (both InvalidRequest) when the ID token is refused (badly signed, of another issuer or
     audience, expired, already exchanged) or its identity signs no one in (see
     accounts.federation.linking); ProviderUnavailable when the provider's keys cannot be had.
     """
@@ -44,7 +43,7 @@ def id_token_exchange(
         token = id_token_verify(provider, subject_token, audiences=provider.audiences)
     except IdTokenRefused as e:
         audit.event("token exchange refused", ip=caller.ip_address, reason=e.description)
-        raise InvalidRequest(e.description) from None
+        raise
     try:
         with transaction.atomic():
             user = user_for_identity(provider=provider, token=token)
@@ -56,9 +55,9 @@ def id_token_exchange(
             issued = services.session_start(
                 user=user, caller=caller, grant_type=Session.Grant.TOKEN_EXCHANGE, client=client, now=now
             )
-    except (IdTokenRefused, IdentityRefused) as e:
+    except (IdTokenRefused, IdentityRefused) as e:  # both are invalid_request (RFC 8693 §2.2.2)
         audit.event("token exchange refused", ip=caller.ip_address, reason=e.description)
-        raise InvalidRequest(e.description) from None
+        raise
     except InvalidCredentials:  # the user was disabled or its password set meanwhile
         raise InvalidRequest("This account cannot sign in now.") from None
     audit.event("token exchange", user=user.pk, ip=caller.ip_address, sid=issued.session.pk)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from django.utils.crypto import constant_time_compare
 
+from accounts.errors import InvalidRequest
 from accounts.federation import providers
 from accounts.federation.providers import Provider
 
@@ -24,12 +25,11 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY = timedelta(seconds=30)
 
 
-class IdTokenRefused(Exception):
-    """The ID token must not sign anyone in; `description` says why (safe to show)."""
+class IdTokenRefused(InvalidRequest):
+    """The ID token must not sign anyone in; `description` says why (safe to show).
 
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
+    At /token (the token exchange) it is RFC 8693 §2.2.2's invalid_request; in the browser, the
+    error page shows the description."""
 
 
 @dataclass(frozen=True)

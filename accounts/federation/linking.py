@@ -17,6 +17,7 @@ import re
 from django.db import IntegrityError, transaction
 
 from accounts import audit
+from accounts.errors import InvalidRequest
 from accounts.federation.idtokens import VerifiedIdToken
 from accounts.federation.models import LinkedIdentity
 from accounts.federation.providers import Provider
@@ -27,12 +28,11 @@ USERNAME_MAX = 150
 EMAIL_MAX = 254  # User.email's max_length
 
 
-class IdentityRefused(Exception):
-    """The identity signs no one in; `description` says why (safe to show)."""
+class IdentityRefused(InvalidRequest):
+    """The identity signs no one in; `description` says why (safe to show).
 
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
+    At /token (the token exchange) it is RFC 8693 §2.2.2's invalid_request; in the browser, the
+    error page shows the description."""
 
 
 class LinkNeedsPassword(IdentityRefused):

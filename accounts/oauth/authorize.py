@@ -1,9 +1,11 @@
-"""The checks of an authorization request (GET or POST /authorize), in the contract's order, and
-the decisions that follow a valid one. No HTTP here: the view hands in the parameters.
+"""An authorization request (GET or POST /authorize): parse, then decide. No HTTP here: the view
+hands in the parameters and the browser's sign-in, and renders what `decide` answers.
 
-Order: the cases shown as an error page (no usable client or redirect_uri: never redirect to an
-unchecked URI), then response_type, a repeated parameter, PKCE, scope, prompt, max_age; all of
-them before any page is shown.
+Parse, in the contract's order: `redirect_target` (no usable client or redirect_uri is an
+UntrustedRedirect, shown as an error page: never redirect to an unchecked URI), then `parse`
+(response_type, a repeated parameter, PKCE, scope, prompt, max_age), whose errors are the OAuth
+error classes of /token, sent back to the redirect_uri; all of them before any page is shown.
+Decide (`decide`): NeedsSignIn | NeedsConsent | Redirect (a code, or an error).
 """
 
 import re
@@ -14,9 +16,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.errors import (
+    AccessDenied,
+    ConsentRequired,
+    InvalidRequest,
+    InvalidScope,
+    LoginRequired,
+    OAuthError,
+    UnsupportedResponseType,
+    UntrustedRedirect,
+)
+from accounts.oauth import codes
 from accounts.oauth.clients import redirect_uri_matches
 from accounts.oauth.codes import CODE_CHALLENGE
 from accounts.oauth.models import Client, Consent
+from accounts.signin.state import SignedIn
 
 # Each scope a client may ask for, with the line the consent page shows for it.
 SCOPES = {
@@ -43,22 +57,6 @@ PARAMETERS = (
 )
 
 
-class ErrorPage(Exception):
-    """An error shown to the user (status 400), never redirected: there is no URI to trust."""
-
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
-
-
-class ErrorRedirect(Exception):
-    """An error sent back to the client's redirect_uri (RFC 6749 §4.1.2.1)."""
-
-    def __init__(self, request: "AuthorizationRequest", error: str, description: str) -> None:
-        super().__init__(description)
-        self.location = request.redirect_to(error=error, error_description=description)
-
-
 @dataclass(frozen=True)
 class AuthorizationRequest:
     client: Client
@@ -82,6 +80,10 @@ class AuthorizationRequest:
         query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *extra.items()])
         return urlunsplit(parts._replace(query=query))
 
+    def error_redirect(self, error: OAuthError) -> str:
+        """The redirect_uri with `error` (RFC 6749 §4.1.2.1)."""
+        return self.redirect_to(error=error.error, error_description=error.description)
+
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
@@ -93,67 +95,137 @@ class AuthorizationRequest:
         return self.max_age is not None and now - auth_time >= timedelta(seconds=self.max_age)
 
 
-def parse(values: dict[str, list[str]]) -> AuthorizationRequest:
-    """Check the parameters (name -> every value sent); raise ErrorPage or ErrorRedirect."""
-
-    def single(name: str) -> str | None:
-        sent = [value for value in values.get(name, []) if value.strip()]
-        return sent[0] if sent else None
-
+def redirect_target(values: dict[str, list[str]]) -> AuthorizationRequest:
+    """The client, its redirect_uri and the state: where errors may be sent. Raises
+    UntrustedRedirect (no usable client or redirect_uri: nothing may be redirected to)."""
     client_ids = [value for value in values.get("client_id", []) if value.strip()]
     if len(client_ids) != 1:
-        raise ErrorPage(
+        raise UntrustedRedirect(
             "The request names no client." if not client_ids else "The client_id was sent more than once."
         )
     client = Client.objects.filter(pk=client_ids[0], is_active=True).first()
     if client is None:
-        raise ErrorPage("The request names an unknown client.")
+        raise UntrustedRedirect("The request names an unknown client.")
     redirect_uris = [value for value in values.get("redirect_uri", []) if value.strip()]
     if len(redirect_uris) != 1:
-        raise ErrorPage(
+        raise UntrustedRedirect(
             "The request has no redirect_uri."
             if not redirect_uris
             else "The redirect_uri was sent more than once."
         )
     if not redirect_uri_matches(client.redirect_uris, redirect_uris[0]):
-        raise ErrorPage("The redirect_uri is not registered for this client.")
-    request = AuthorizationRequest(client=client, redirect_uri=redirect_uris[0], state=single("state"))
+        raise UntrustedRedirect("The redirect_uri is not registered for this client.")
+    return AuthorizationRequest(client=client, redirect_uri=redirect_uris[0], state=_single(values, "state"))
 
-    if single("response_type") != "code":
-        raise ErrorRedirect(request, "unsupported_response_type", 'The only response_type is "code".')
+
+def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> AuthorizationRequest:
+    """Check the rest of the parameters (name -> every value sent) of a request whose
+    `redirect_target` is `target`. Raises the OAuth error (InvalidRequest, InvalidScope,
+    UnsupportedResponseType) that goes back to the redirect_uri."""
+    if _single(values, "response_type") != "code":
+        raise UnsupportedResponseType('The only response_type is "code".')
     for name in PARAMETERS:
         if len([value for value in values.get(name, []) if value.strip()]) > 1:
-            raise ErrorRedirect(
-                request, "invalid_request", f"The parameter '{name}' was sent more than once."
-            )
-    challenge = single("code_challenge")
+            raise InvalidRequest(f"The parameter '{name}' was sent more than once.")
+    challenge = _single(values, "code_challenge")
     if challenge is None:
-        raise ErrorRedirect(request, "invalid_request", "PKCE is required: send a code_challenge (S256).")
-    if single("code_challenge_method") != "S256":
-        raise ErrorRedirect(request, "invalid_request", 'The code_challenge_method must be "S256".')
+        raise InvalidRequest("PKCE is required: send a code_challenge (S256).")
+    if _single(values, "code_challenge_method") != "S256":
+        raise InvalidRequest('The code_challenge_method must be "S256".')
     if not CODE_CHALLENGE.match(challenge):
-        raise ErrorRedirect(request, "invalid_request", "The code_challenge must be 43 base64url characters.")
-    scopes = (single("scope") or "").split()
+        raise InvalidRequest("The code_challenge must be 43 base64url characters.")
+    scopes = (_single(values, "scope") or "").split()
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
-        raise ErrorRedirect(request, "invalid_scope", f"Unknown scope: {' '.join(unknown)}.")
-    prompts = frozenset((single("prompt") or "").split())
+        raise InvalidScope(f"Unknown scope: {' '.join(unknown)}.")
+    prompts = frozenset((_single(values, "prompt") or "").split())
     if not prompts <= set(PROMPTS) or ("none" in prompts and len(prompts) > 1):
-        raise ErrorRedirect(request, "invalid_request", "prompt is none, or any of login and consent.")
-    max_age = single("max_age")
+        raise InvalidRequest("prompt is none, or any of login and consent.")
+    max_age = _single(values, "max_age")
     if max_age is not None and not MAX_AGE.match(max_age.strip()):
-        raise ErrorRedirect(request, "invalid_request", "max_age must be a whole number of seconds.")
+        raise InvalidRequest("max_age must be a whole number of seconds.")
     return AuthorizationRequest(
-        client=client,
-        redirect_uri=request.redirect_uri,
-        state=request.state,
+        client=target.client,
+        redirect_uri=target.redirect_uri,
+        state=target.state,
         scope=" ".join(dict.fromkeys(scopes)),
         code_challenge=challenge,
-        nonce=single("nonce") or "",
+        nonce=_single(values, "nonce") or "",
         prompts=prompts,
         max_age=min(int(max_age), MAX_AGE_CEILING) if max_age is not None else None,
-        login_hint=single("login_hint"),
+        login_hint=_single(values, "login_hint"),
     )
+
+
+def _single(values: dict[str, list[str]], name: str) -> str | None:
+    sent = [value for value in values.get(name, []) if value.strip()]
+    return sent[0] if sent else None
+
+
+# --- the decision ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedsSignIn:
+    """Show the sign-in page (the user is not signed in, or not recently enough)."""
+
+
+@dataclass(frozen=True)
+class NeedsConsent:
+    """Show the consent page for these scopes (each with its line)."""
+
+    scopes: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Send the browser back to the client: a code, or an error."""
+
+    location: str
+
+
+Decision = NeedsSignIn | NeedsConsent | Redirect
+
+
+def decide(
+    request: AuthorizationRequest,
+    *,
+    signed_in: SignedIn | None,
+    just_signed_in: bool = False,
+    answer: str | None = None,
+    now: datetime,
+) -> Decision:
+    """What a valid authorization request gets, given the browser's sign-in and the user's
+    answer on the consent page (`answer`: "allow", "deny" or None).
+
+    `just_signed_in`: the sign-in of this very request, which prompt=login and max_age accept.
+    Remembers an "allow" and issues the code; nothing else is written.
+    """
+    auth_time = signed_in.auth_time if signed_in is not None else None
+    if signed_in is None or (not just_signed_in and request.needs_sign_in(auth_time=auth_time, now=now)):
+        if "none" in request.prompts:
+            return Redirect(request.error_redirect(LoginRequired("Sign-in is required.")))
+        return NeedsSignIn()
+    user = signed_in.user
+    if answer == "deny":
+        return Redirect(request.error_redirect(AccessDenied("The user denied access.")))
+    if answer == "allow":
+        consent_remember(request, user=user)
+    elif needs_consent(request, user=user):
+        if "none" in request.prompts:
+            return Redirect(request.error_redirect(ConsentRequired("Consent is required.")))
+        return NeedsConsent(scopes=[(scope, SCOPES[scope]) for scope in request.scopes])
+    code = codes.code_issue(
+        client=request.client,
+        user=user,
+        redirect_uri=request.redirect_uri,
+        code_challenge=request.code_challenge,
+        scope=request.scope,
+        nonce=request.nonce,
+        auth_time=auth_time,
+        now=now,
+    )
+    return Redirect(request.redirect_to(code=code))
 
 
 def needs_consent(request: AuthorizationRequest, *, user) -> bool:

@@ -13,6 +13,7 @@ a guess), and checking one costs a microsecond, not a password hash.
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from accounts.errors import InvalidClient
+from accounts.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
 from accounts.oauth.models import Client
 
 LOOPBACK_HOSTS = ("127.0.0.1", "[::1]")
@@ -30,8 +31,8 @@ ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 
 
-class InvalidRegistration(ValueError):
-    """A client's registration breaks a rule; the message says which."""
+# A client's registration breaks a rule; the description says which (RFC 7591's error names).
+InvalidRegistration = InvalidClientMetadata
 
 
 @dataclass(frozen=True)
@@ -48,25 +49,25 @@ class Registration:
 
 
 def check_redirect_uri(uri: str) -> None:
-    """Raise InvalidRegistration unless `uri` may be registered as a redirect URI."""
+    """Raise InvalidRedirectUri unless `uri` may be registered as a redirect URI."""
     if not uri or any(not 0x21 <= ord(character) <= 0x7E for character in uri):
-        raise InvalidRegistration(f"{uri!r}: a URI is printable ASCII without spaces (RFC 3986)")
+        raise InvalidRedirectUri(f"{uri!r}: a URI is printable ASCII without spaces (RFC 3986)")
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018  (parses the port: raises ValueError for a malformed one)
     except ValueError:
-        raise InvalidRegistration(f"{uri!r}: not a well-formed URI") from None
+        raise InvalidRedirectUri(f"{uri!r}: not a well-formed URI") from None
     if not parts.scheme or "#" in uri:
-        raise InvalidRegistration(f"{uri!r}: a redirect URI is absolute and has no fragment")
+        raise InvalidRedirectUri(f"{uri!r}: a redirect URI is absolute and has no fragment")
     if parts.scheme in ("http", "https"):
         if not parts.netloc or "@" in parts.netloc:
-            raise InvalidRegistration(f"{uri!r}: a redirect URI has a host and no userinfo")
+            raise InvalidRedirectUri(f"{uri!r}: a redirect URI has a host and no userinfo")
         if parts.scheme == "http" and _host(parts.netloc) not in LOOPBACK_HOSTS:
-            raise InvalidRegistration(f"{uri!r}: http only on the loopback addresses 127.0.0.1 and [::1]")
+            raise InvalidRedirectUri(f"{uri!r}: http only on the loopback addresses 127.0.0.1 and [::1]")
         _port(parts.netloc, uri)
         return
     if not is_private_use_scheme(parts.scheme) or parts.netloc:
-        raise InvalidRegistration(
+        raise InvalidRedirectUri(
             f"{uri!r}: use https, http on 127.0.0.1 or [::1], or a private-use scheme that is a reverse "
             "domain name (com.example.app:/callback)"
         )
@@ -177,12 +178,64 @@ class ClientCredentials:
     both: bool = False  # credentials both in the header and in the body
 
 
+@dataclass(frozen=True)
+class ClientAuthMethod:
+    """A way for a request to prove its client (RFC 6749 §2.3, RFC 7591's names): which
+    credentials it reads (`applies`), whether it is a confidential client's, and its check."""
+
+    name: str
+    applies: Callable[[ClientCredentials], bool]
+    confidential: bool
+    proves: Callable[[Client, ClientCredentials], bool]
+
+
+_auth_methods: dict[str, ClientAuthMethod] = {}
+
+
+def register_client_auth_method(method: ClientAuthMethod) -> None:
+    """Accept `method` at /token, /revoke and /introspect (authlib's register_client_auth_method);
+    discovery lists the registered ones, in their order."""
+    _auth_methods[method.name] = method
+
+
+def client_auth_methods(*, confidential_only: bool = False) -> list[str]:
+    """The names of the registered methods (for discovery): a confidential client's only, or all."""
+    return [m.name for m in _auth_methods.values() if m.confidential or not confidential_only]
+
+
+register_client_auth_method(
+    ClientAuthMethod(
+        "none",
+        applies=lambda credentials: credentials.client_secret is None,
+        confidential=False,
+        proves=lambda client, credentials: True,  # a public client: PKCE is its proof
+    )
+)
+register_client_auth_method(
+    ClientAuthMethod(
+        "client_secret_basic",
+        applies=lambda credentials: credentials.basic and credentials.client_secret is not None,
+        confidential=True,
+        proves=lambda client, credentials: secret_matches(client, credentials.client_secret),
+    )
+)
+register_client_auth_method(
+    ClientAuthMethod(
+        "client_secret_post",
+        applies=lambda credentials: not credentials.basic and credentials.client_secret is not None,
+        confidential=True,
+        proves=lambda client, credentials: secret_matches(client, credentials.client_secret),
+    )
+)
+
+
 def client_authenticate(credentials: ClientCredentials) -> Client | None:
     """The active client these credentials authenticate, or None when they name no client.
 
     Raises InvalidClient for an unknown client_id, a wrong secret, a confidential client without
     its secret, a secret for a public client, or credentials both in the header and the body.
-    A public client is identified by its client_id alone (PKCE is its proof).
+    A public client is identified by its client_id alone (PKCE is its proof). The method is the
+    first registered one that applies to the credentials; it must be one for the client's kind.
     """
     if credentials.both:
         raise InvalidClient(
@@ -195,11 +248,11 @@ def client_authenticate(credentials: ClientCredentials) -> Client | None:
     client = Client.objects.filter(pk=credentials.client_id, is_active=True).first()
     if client is None:
         raise InvalidClient("Unknown client.", basic=credentials.basic)
-    if client.confidential:
-        if credentials.client_secret is None or not secret_matches(client, credentials.client_secret):
-            raise InvalidClient("The client could not be authenticated.", basic=credentials.basic)
-    elif credentials.client_secret is not None:
+    method = next((m for m in _auth_methods.values() if m.applies(credentials)), None)
+    if method is not None and method.confidential and not client.confidential:
         raise InvalidClient("A public client has no secret.", basic=credentials.basic)
+    if method is None or method.confidential != client.confidential or not method.proves(client, credentials):
+        raise InvalidClient("The client could not be authenticated.", basic=credentials.basic)
     return client
 
 

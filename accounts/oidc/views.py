@@ -1,9 +1,7 @@
 """/userinfo, /introspect, /logout and the OpenID Connect discovery document."""
 
 from http import HTTPStatus
-from urllib.parse import urlencode
 
-from django.contrib.auth import logout as browser_sign_out
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -19,15 +17,16 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.errors import NO_STORE, InsufficientScope, InvalidClient, InvalidRequest
-from accounts.oauth.clients import client_authenticate, redirect_uri_matches
+from accounts.oauth.clients import client_authenticate
 from accounts.oauth.credentials import client_credentials
 from accounts.oauth.models import Client
 from accounts.oauth.views import SeeOtherToClient
+from accounts.oidc import logout
 from accounts.oidc.claims import user_claims
-from accounts.oidc.idtokens import id_token_hint_claims
 from accounts.oidc.introspection import token_introspect
 from accounts.schema import OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import OAuthParametersSerializer, required_string
+from accounts.signin import state
 
 
 class UserInfoView(APIView):
@@ -143,30 +142,12 @@ class LogoutView(View):
         return self.logout(request, request.POST)
 
     def logout(self, request: HttpRequest, params, *, confirmed: bool = False) -> HttpResponse:
-        def value(name: str) -> str | None:
-            sent = (params.get(name) or "").strip()
-            return sent or None
-
-        hint = id_token_hint_claims(value("id_token_hint")) if value("id_token_hint") else None
-        hinted_client = hint["aud"] if hint and isinstance(hint.get("aud"), str) else None
-        # RP-Initiated Logout §2: a client_id beside a hint must be the one the ID token was
-        # issued to; another one gets no redirect.
-        mismatch = hinted_client is not None and value("client_id") not in (None, hinted_client)
-        client_id = None if mismatch else hinted_client or value("client_id")
-        if hint is None and not confirmed:
-            hidden = [
-                (name, value(name))
-                for name in ("post_logout_redirect_uri", "state", "client_id")
-                if value(name)
-            ]
-            return render(request, "oidc/logout_confirm.html", {"hidden": hidden})
-        browser_sign_out(request)
-        if hint is not None:
-            services.logout_revoke(session_id=hint.get("sid"))
-        target = value("post_logout_redirect_uri")
-        client = Client.objects.filter(pk=client_id, is_active=True).first() if client_id else None
-        if target and client is not None and redirect_uri_matches(client.post_logout_redirect_uris, target):
-            state = value("state")
-            separator = "&" if "?" in target else "?"
-            return SeeOtherToClient(target + (separator + urlencode({"state": state}) if state else ""))
+        decision = logout.decide(logout.parse(params), confirmed=confirmed)
+        if isinstance(decision, logout.NeedsConfirmation):
+            return render(request, "oidc/logout_confirm.html", {"hidden": decision.hidden})
+        state.sign_out(request)
+        if decision.session_id is not None:
+            services.logout_revoke(session_id=decision.session_id)
+        if decision.redirect_to is not None:
+            return SeeOtherToClient(decision.redirect_to)
         return render(request, "oidc/signed_out.html", status=HTTPStatus.OK)

@@ -189,20 +189,29 @@ def test_logout_to_an_unregistered_post_logout_uri_shows_the_signed_out_page_nev
     assert_browser_signed_out(authorize, client, relying_party)
 
 
-def test_logout_with_a_hint_and_another_clients_id_does_not_redirect_to_that_clients_uri(
-    openid_tokens, logout, relying_party, other_relying_party, user
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(RP_POST_LOGOUT_URI, id="the hinted client's own uri"),
+        pytest.param(OTHER_RP_POST_LOGOUT_URI, id="the other client's uri"),
+    ],
+)
+def test_logout_with_a_hint_and_another_clients_id_redirects_nowhere(
+    openid_tokens, logout, relying_party, other_relying_party, user, target
 ):
+    """RP-Initiated Logout §2: a client_id beside an id_token_hint must be the client the ID
+    token was issued to; when it is not, the request is not trusted with any redirect."""
     tokens = openid_tokens(relying_party, user)
 
     response = logout(
         {
             "id_token_hint": tokens["id_token"],
             "client_id": other_relying_party.client_id,
-            "post_logout_redirect_uri": OTHER_RP_POST_LOGOUT_URI,
+            "post_logout_redirect_uri": target,
         }
     )
 
-    assert not response.has_header("Location")
+    assert_signed_out_page(response, target)
 
 
 # --- without a valid id_token_hint: confirm first -------------------------------------------------

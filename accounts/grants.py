@@ -1,0 +1,68 @@
+"""The grants of POST /token, one class each: a new grant is a new class, registered with
+`register_grant` (accounts.apps registers them: the refresh grant here, the authorization code
+in accounts.oauth.grants, the token exchange in accounts.federation.grants), not a new branch.
+
+A grant checks its own parameters (invalid_request), knows whether it needs a client, and issues
+the token pair through the services. The view has already checked grant_type and authenticated
+the client, in the contract's order.
+"""
+
+from collections.abc import Callable
+
+from accounts import services
+from accounts.callers import Caller
+from accounts.errors import InvalidClient
+from accounts.models import Client
+from accounts.serializers import NOT_A_STRING, required_string
+
+
+class Grant:
+    grant_type: str
+    parameters: tuple[str, ...] = ()
+    needs_client = False  # a request naming no client is invalid_client
+    issued_token_type: str | None = None  # RFC 8693's issued_token_type, for a token exchange
+
+    def __init__(self, params: dict, *, client: Client | None, caller: Caller) -> None:
+        if self.needs_client and client is None:
+            raise InvalidClient(
+                "This grant needs the client's authentication (a public client: its client_id)."
+            )
+        self.client = client
+        self.caller = caller
+        self.params = {name: required_string(params, name) for name in self.parameters}
+        scope = params.get("scope")
+        self.scope = None if scope is None or scope is NOT_A_STRING else scope
+
+    def issue(self) -> services.IssuedTokens:
+        raise NotImplementedError
+
+
+class RefreshTokenGrant(Grant):
+    """RFC 6749 §6: spend a refresh token for a new pair of its session."""
+
+    grant_type = "refresh_token"
+    parameters = ("refresh_token",)
+
+    def issue(self) -> services.IssuedTokens:
+        return services.refresh_token_rotate(
+            refresh_token=self.params["refresh_token"],
+            caller=self.caller,
+            client=self.client,
+            scope=self.scope,
+        )
+
+
+_registered: dict[str, tuple[type[Grant], Callable[[], bool]]] = {}
+
+
+def register_grant(grant: type[Grant], *, enabled: Callable[[], bool] = lambda: True) -> type[Grant]:
+    """Make /token accept `grant` (while `enabled()` says so): authlib's register_grant, as a
+    registry rather than a list in the view. Registered in accounts.apps, in the order that
+    discovery lists them."""
+    _registered[grant.grant_type] = (grant, enabled)
+    return grant
+
+
+def grants() -> dict[str, type[Grant]]:
+    """The grants /token accepts now, by grant_type."""
+    return {grant_type: grant for grant_type, (grant, enabled) in _registered.items() if enabled()}

@@ -1,0 +1,56 @@
+"""The signed-in state of a browser: the one place for its session keys. No rules of OAuth here.
+
+A browser is signed in when Django's session holds a user (django.contrib.auth) and the time of
+that sign-in (`auth_time`, what OpenID Connect's max_age and prompt=login are measured against),
+with the methods that proved it (RFC 8176 names, ready for `amr` and `acr`).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.auth import login as django_login
+from django.contrib.auth import logout as django_logout
+from django.http import HttpRequest
+
+from accounts.models import User
+
+# Django's authentication backend that every browser sign-in goes through (throttled like /login).
+BACKEND = "accounts.throttling.backends.ThrottledModelBackend"
+AUTH_TIME = "accounts.auth_time"  # when the browser signed in (epoch seconds)
+METHODS = "accounts.sign_in_methods"  # how (RFC 8176 names: "pwd", ...)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a browser is signed in as, since when, and how."""
+
+    user: User
+    auth_time: datetime | None  # None: signed in before the time was kept (ask again)
+    methods: tuple[str, ...] = ()
+
+
+def sign_in(request: HttpRequest, user: User, *, methods: tuple[str, ...], auth_time: datetime) -> SignedIn:
+    """Sign the browser in as `user` (a new Django session: no fixation), at `auth_time`."""
+    django_login(request, user, backend=BACKEND)
+    request.session[AUTH_TIME] = int(auth_time.timestamp())
+    request.session[METHODS] = list(methods)
+    return signed_in(request)
+
+
+def signed_in(request: HttpRequest) -> SignedIn | None:
+    """The browser's sign-in, or None when it is not signed in or its user is disabled."""
+    user = request.user
+    if not user.is_authenticated or not user.is_active:
+        return None
+    seconds = request.session.get(AUTH_TIME)
+    methods = request.session.get(METHODS)
+    return SignedIn(
+        user=user,
+        auth_time=datetime.fromtimestamp(seconds, tz=UTC) if isinstance(seconds, int) else None,
+        methods=tuple(methods) if isinstance(methods, list) else (),
+    )
+
+
+def sign_out(request: HttpRequest) -> None:
+    """End the browser's sign-in (Django's logout: the session is flushed)."""
+    django_logout(request)
