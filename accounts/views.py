@@ -209,7 +209,8 @@ class JwksView(PublicEndpoint):
 
 
 class AuthorizationServerMetadataView(PublicEndpoint):
-    """RFC 8414 authorization server metadata."""
+    """RFC 8414 authorization server metadata, served at /.well-known/oauth-authorization-server
+    and, the same document, as OpenID Connect Discovery 1.0's /.well-known/openid-configuration."""
 
     @extend_schema(responses={200: AuthorizationServerMetadataSerializer})
     def get(self, request: Request) -> Response:

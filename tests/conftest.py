@@ -14,6 +14,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from accounts import clock as service_clock
 from accounts.keys import lifecycle, material, ring
 from tests.factories import PASSWORD, UserFactory
 
@@ -52,7 +53,6 @@ def _static_files_listed_once():
 
 
 _pregenerated_keys: dict[str, list[dict]] = {}
-_decrypted_keys: dict[tuple, object] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -60,9 +60,8 @@ def _signing_keys(request, monkeypatch):
     """Each test starts with no key ring, and gets pre-generated key pairs (RSA generation is slow).
 
     The n-th key a test asks for is the same in every test; each is generated once per run. A
-    test with a database starts with a signing key, as a server does after its start-up. A
-    stored key is decrypted once per run and secrets (the KDF costs 36 ms a time): a test that
-    changes SECRET_KEY or its fallbacks still gets the real decryption, and its failures.
+    test with a database starts with a signing key, as a server does after its start-up.
+    (Decrypting a stored key is memoized by accounts.keys.material itself, per secrets.)
     """
     handed_out: dict[str, int] = {}
 
@@ -74,15 +73,8 @@ def _signing_keys(request, monkeypatch):
             pool.append(real_generate(algorithm))
         return dict(pool[index])
 
-    def decrypt(pem: str, kid: str):
-        secrets = (pem, kid, django_settings.SECRET_KEY, tuple(django_settings.SECRET_KEY_FALLBACKS))
-        if secrets not in _decrypted_keys:
-            _decrypted_keys[secrets] = real_decrypt(pem, kid)
-        return _decrypted_keys[secrets]
-
-    real_generate, real_decrypt = material.generate, material.decrypt
+    real_generate = material.generate
     monkeypatch.setattr(material, "generate", generate)
-    monkeypatch.setattr(material, "decrypt", decrypt)
     ring.reset()
     if {"db", "transactional_db"} & set(request.fixturenames):
         request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
@@ -90,6 +82,16 @@ def _signing_keys(request, monkeypatch):
         ring.reset()
     yield
     ring.reset()
+
+
+@pytest.fixture
+def clock():
+    """The service's clock (accounts.clock), for the test to move: `clock.advance(seconds)`, then
+    `clock.now()`, `clock.time()` and `clock.monotonic()` read the moved time, as every rule
+    that reads the clock does. Back to the real time after the test."""
+    service_clock.reset()
+    yield service_clock
+    service_clock.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@
   once), and with `compromised` the old one distrusted at once.
 - `purge` is part of `manage.py cleanup_tokens`: it deletes keys whose tokens have all expired.
 Activation and retirement need no step at all: they follow from the clock (accounts.keys.ring).
+Every `now` left out is accounts.clock.now().
 """
 
 import logging
@@ -15,9 +16,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, clock
 from accounts.keys import ASYMMETRIC_ALGORITHMS, material, ring
 from accounts.models import SigningKey
 
@@ -31,7 +31,7 @@ def ensure_signing_key(*, now: datetime | None = None) -> SigningKey | None:
     keep their own. Of several processes starting at once on an empty table, each may make a
     key; the newest signs everywhere and the others are superseded at once, which is harmless.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     algorithm = settings.ACCESS_TOKEN_ALGORITHM
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         return None
@@ -78,7 +78,7 @@ def rotate(
     replaced. Raises ImproperlyConfigured when the key is the operator's (rotate it there) or the
     algorithm is HS256.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     algorithm = settings.ACCESS_TOKEN_ALGORITHM
     if settings.ACCESS_TOKEN_SIGNING_KEY or settings.ACCESS_TOKEN_SIGNING_KEY_FILE:
         raise ImproperlyConfigured(
@@ -110,7 +110,7 @@ def rotate(
 def distrust(*, kid: str, now: datetime | None = None) -> bool:
     """Mark the key `kid` compromised: never used or published again. Return False if unknown."""
     distrusted = SigningKey.objects.filter(kid=kid, compromised_at__isnull=True).update(
-        compromised_at=now or timezone.now()
+        compromised_at=now or clock.now()
     )
     if distrusted:
         ring.reset()
@@ -120,7 +120,7 @@ def distrust(*, kid: str, now: datetime | None = None) -> bool:
 
 def purge(*, now: datetime | None = None) -> int:
     """Delete the keys superseded so long ago that every token they signed has expired."""
-    now = now or timezone.now()
+    now = now or clock.now()
     rows = list(SigningKey.objects.filter(compromised_at__isnull=True))
     superseded = ring.key_states(rows, now=now).superseded_at
     oldest_live = now - ring.publication_window()

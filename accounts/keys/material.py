@@ -65,9 +65,18 @@ def thumbprint(jwk: dict) -> str:
 def decrypt(pem: str, kid: str) -> Any:
     """The stored private key, trying SECRET_KEY and then SECRET_KEY_FALLBACKS.
 
+    Each try derives a password (a KDF: about 36 ms), so a key is decrypted once per process and
+    secrets: the memo is keyed by the PEM, the kid and the secrets read now, and never answers
+    for other secrets. A failure is not remembered: the next call tries again.
     Raises UndecryptableKeyError when none of them decrypts it.
     """
-    for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+    return _decrypt(pem, kid, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+
+
+@functools.lru_cache(maxsize=32)
+def _decrypt(pem: str, kid: str, secret_key: str, fallbacks: tuple[str, ...]) -> Any:
+    # A raise leaves nothing in an lru_cache: an undecryptable key is tried again next time.
+    for secret in (secret_key, *fallbacks):
         try:
             return serialization.load_pem_private_key(
                 pem.encode(), password=_encryption_password(kid, secret)
@@ -124,7 +133,10 @@ def load_private_key(pem: bytes, algorithm: str) -> Any:
 
 
 def forget() -> None:
-    """Forget the parsed operator's key (the next use reads it again)."""
+    """Forget the parsed operator's key (the next use reads it again).
+
+    Decrypted keys are kept: their memo is keyed by everything the result depends on.
+    """
     _operator_key.cache_clear()
 
 

@@ -14,18 +14,18 @@ algorithm's newest key and supersede nothing of the other's.
 
 Each process keeps the ring it read (parsed keys included) for SIGNING_KEYS_RELOAD_SECONDS, or
 until the next pending key's time comes; an unknown `kid` re-reads it at most once a second.
+Both the dates and the intervals are read from accounts.clock.
 """
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
+from accounts import clock
 from accounts.errors import TemporarilyUnavailable
 from accounts.keys import ASYMMETRIC_ALGORITHMS, material
 from accounts.models import SigningKey
@@ -91,12 +91,12 @@ class KeyRing:
 
     signing_rows: dict[str, SigningKey]
     published: dict[str, Key]
-    loaded_at: float
+    loaded_at: float  # clock.monotonic() when it was read
     valid_until: datetime | None  # a pending key begins to sign then: read again
 
 
 _ring: KeyRing | None = None
-_last_forced_reload = 0.0
+_last_forced_reload = float("-inf")  # clock.monotonic() of the last re-read for an unknown kid
 _private: dict[str, Any] = {}  # kid -> decrypted private key; decrypting is the cost
 _parsed: dict[str, Key] = {}  # kid -> Key
 _lock = threading.Lock()
@@ -144,9 +144,14 @@ def jwks() -> dict:
 
 
 def reset() -> None:
-    """Forget this process's key ring and parsed keys, so the next use re-reads them."""
-    global _ring
+    """Forget this process's key ring and parsed keys, so the next use re-reads them.
+
+    An unknown `kid` may then make it re-read them at once: the interval between such re-reads
+    starts again (a new ring is read on the next use anyway).
+    """
+    global _ring, _last_forced_reload
     _ring = None
+    _last_forced_reload = float("-inf")
     _parsed.clear()
     _private.clear()
     material.forget()
@@ -166,14 +171,14 @@ def key_ring(*, force: bool = False) -> KeyRing:
 
 
 def _fresh(ring: KeyRing) -> bool:
-    if ring.valid_until is not None and timezone.now() >= ring.valid_until:
+    if ring.valid_until is not None and clock.now() >= ring.valid_until:
         return False
-    return time.monotonic() - ring.loaded_at < settings.SIGNING_KEYS_RELOAD_SECONDS
+    return clock.monotonic() - ring.loaded_at < settings.SIGNING_KEYS_RELOAD_SECONDS
 
 
 def _may_force_reload() -> bool:
     global _last_forced_reload
-    now = time.monotonic()
+    now = clock.monotonic()
     if now - _last_forced_reload < UNKNOWN_KID_RELOAD_INTERVAL:
         return False
     _last_forced_reload = now
@@ -181,7 +186,7 @@ def _may_force_reload() -> bool:
 
 
 def _load() -> KeyRing:
-    now = timezone.now()
+    now = clock.now()
     rows = list(SigningKey.objects.filter(compromised_at__isnull=True).order_by("-activates_at"))
     states = key_states(rows, now=now)
     oldest_live = now - publication_window()
@@ -196,7 +201,7 @@ def _load() -> KeyRing:
     return KeyRing(
         signing_rows=states.signing,
         published=published,
-        loaded_at=time.monotonic(),
+        loaded_at=clock.monotonic(),
         valid_until=states.pending_until,
     )
 

@@ -1,7 +1,7 @@
 """The authentication backend: Django's ModelBackend behind the throttling policy.
 
 Every caller of `django.contrib.auth.authenticate` passes here (/login, the admin's sign-in, the
-coming /authorize sign-in page), so none of them can check a password without being counted.
+browser sign-in pages of accounts.signin), so none of them can check a password without being counted.
 A blocked caller's password is not even checked: no Argon2 hash is spent on it.
 """
 

@@ -1164,3 +1164,99 @@ def test_a_code_is_random_at_least_128_bits_and_stored_only_hashed(sign_in_on_th
     for row in rows:
         assert row["code_hash"] not in codes
         assert not any(code in str(value) for value in row.values() for code in codes)
+
+
+# --- the decision, without HTTP (accounts.oauth.authorize.decide) --------------------------------
+
+
+def parsed_request(registered, **overrides):
+    """An AuthorizationRequest parsed from the parameters a client would send, as the view does."""
+    from accounts.oauth import authorize
+
+    values = {name: [value] for name, value in authorization_parameters(registered, **overrides).items()}
+    return authorize.parse(values, authorize.redirect_target(values))
+
+
+def signed_in_as(user, *, seconds_ago: int = 0):
+    from accounts.signin.state import SignedIn
+
+    return SignedIn(user=user, auth_time=timezone.now() - timezone.timedelta(seconds=seconds_ago))
+
+
+def query_of(location: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+def test_decide_asks_a_browser_that_is_not_signed_in_to_sign_in(third_party):
+    from accounts.oauth import authorize
+
+    decision = authorize.decide(parsed_request(third_party), signed_in=None, now=timezone.now())
+
+    assert decision == authorize.NeedsSignIn()
+    assert not AuthorizationCode.objects.exists()
+
+
+def test_decide_answers_login_required_to_prompt_none_without_a_sign_in(third_party):
+    from accounts.oauth import authorize
+
+    decision = authorize.decide(
+        parsed_request(third_party, prompt="none"), signed_in=None, now=timezone.now()
+    )
+
+    assert isinstance(decision, authorize.Redirect)
+    assert query_of(decision.location)["error"] == "login_required"
+
+
+def test_decide_asks_consent_for_a_third_party_then_issues_the_code_once_allowed(third_party, user):
+    from accounts.oauth import authorize
+
+    request = parsed_request(third_party)
+    asked = authorize.decide(request, signed_in=signed_in_as(user), now=timezone.now())
+    allowed = authorize.decide(request, signed_in=signed_in_as(user), answer="allow", now=timezone.now())
+
+    assert isinstance(asked, authorize.NeedsConsent)
+    assert [scope for scope, _ in asked.scopes] == request.scopes
+    assert "code" in query_of(allowed.location)
+    assert Consent.objects.get(user=user, client=third_party.client).scopes == sorted(request.scopes)
+    assert AuthorizationCode.objects.count() == 1
+
+
+def test_decide_denied_redirects_access_denied_and_writes_nothing(third_party, user):
+    from accounts.oauth import authorize
+
+    decision = authorize.decide(
+        parsed_request(third_party), signed_in=signed_in_as(user), answer="deny", now=timezone.now()
+    )
+
+    assert query_of(decision.location)["error"] == "access_denied"
+    assert not AuthorizationCode.objects.exists()
+    assert not Consent.objects.exists()
+
+
+def test_decide_takes_the_sign_in_of_this_request_for_prompt_login_and_max_age(first_party, user):
+    from accounts.oauth import authorize
+
+    request = parsed_request(first_party, prompt="login", max_age="0")
+    again = authorize.decide(request, signed_in=signed_in_as(user, seconds_ago=5), now=timezone.now())
+    just_now = authorize.decide(
+        request, signed_in=signed_in_as(user), just_signed_in=True, now=timezone.now()
+    )
+
+    assert again == authorize.NeedsSignIn()
+    assert "code" in query_of(just_now.location)
+
+
+def test_parse_raises_the_oauth_error_classes_of_the_token_endpoint(third_party):
+    from accounts.errors import InvalidRequest, InvalidScope, UnsupportedResponseType, UntrustedRedirect
+
+    with pytest.raises(UnsupportedResponseType):
+        parsed_request(third_party, response_type="token")
+    with pytest.raises(InvalidScope):
+        parsed_request(third_party, scope="openid admin")
+    with pytest.raises(InvalidRequest, match="PKCE"):
+        parsed_request(third_party, code_challenge="")
+    with pytest.raises(UntrustedRedirect) as untrusted:
+        parsed_request(third_party, redirect_uri="https://evil.example/cb")
+    assert untrusted.value.body()["error"] == "invalid_request"  # as JSON, where JSON is answered
