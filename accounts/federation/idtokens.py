@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from django.utils.crypto import constant_time_compare
 
+from accounts import clock
 from accounts.errors import InvalidRequest
 from accounts.federation import providers
 from accounts.federation.providers import Provider
@@ -121,7 +122,7 @@ def id_token_verify(
         expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC) + LEEWAY
     except (ValueError, OverflowError, OSError, TypeError):
         raise IdTokenRefused("The ID token's exp is not a time.") from None
-    if expires_at - datetime.now(tz=UTC) > MAX_LIFETIME:
+    if expires_at - clock.now() > MAX_LIFETIME:
         raise IdTokenRefused("The ID token claims to live longer than an ID token does.")
     if nonce is not None:
         sent = claims.get("nonce")

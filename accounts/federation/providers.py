@@ -12,7 +12,6 @@ second issuer spelling.
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from django.conf import settings
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 
+from accounts import clock
 from accounts.errors import TemporarilyUnavailable
 
 logger = logging.getLogger("accounts.federation")
@@ -122,7 +122,7 @@ def reset() -> None:
 
 
 def _now() -> float:
-    return time.monotonic()
+    return clock.monotonic()
 
 
 @dataclass

@@ -17,13 +17,12 @@ from http import HTTPStatus
 from authlib.integrations.django_client.integration import DjangoIntegration
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from accounts import audit
+from accounts import audit, clock
 from accounts.callers import caller_of
 from accounts.errors import InvalidRequest
 from accounts.federation import providers, signin
@@ -105,7 +104,7 @@ class ProviderSignInView(View):
                 "nonce": authorization["nonce"],
                 "next": redirects.after_sign_in(request.GET.get("next")),
                 "max_age": max_age,
-                "started_at": timezone.now().timestamp(),
+                "started_at": clock.now().timestamp(),
             },
         )
         return HttpResponseRedirect(authorization["url"])
@@ -119,7 +118,7 @@ class ProviderCallbackView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         provider = _provider()
-        now = timezone.now()
+        now = clock.now()
         pending = self.spend_state(request, provider)
         if not signin.pending_is_valid(pending, now=now):
             return _error_page(
@@ -161,14 +160,14 @@ class LinkView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         provider = _provider()
-        link = signin.pending_link(request.session.get(PENDING_LINK), now=timezone.now())
+        link = signin.pending_link(request.session.get(PENDING_LINK), now=clock.now())
         if link is None:
             return self.nothing_pending(request)
         return self.page(request, provider, link, methods.PasswordForm(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         provider = _provider()
-        now = timezone.now()
+        now = clock.now()
         link = signin.pending_link(request.session.get(PENDING_LINK), now=now)
         if link is None:
             return self.nothing_pending(request)

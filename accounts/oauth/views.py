@@ -13,12 +13,12 @@ from urllib.parse import urlencode, urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from accounts import clock
 from accounts.errors import OAuthError, UntrustedRedirect
 from accounts.oauth import authorize, clients
 from accounts.responses import SeeOther
@@ -63,7 +63,7 @@ class AuthorizeView(View):
             authz = authorize.parse(values, target)
         except OAuthError as e:
             return SeeOtherToClient(target.error_redirect(e))
-        now = timezone.now()
+        now = clock.now()
         hidden = [
             (name, value) for name, sent in values.items() if name not in OWN_FORM_FIELDS for value in sent
         ]
