@@ -77,6 +77,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: `runserver` leaves static files to WhiteNoise's middleware, so they get
+    # the same headers under the development server as under gunicorn (Swagger UI's
+    # oauth2-redirect.html needs the pages' Cross-Origin-Opener-Policy to reach its opener).
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",

@@ -271,7 +271,9 @@ from tests.conftest import free_port, other_process_environment, stop_gunicorn  
 
 @pytest.fixture
 def issuer_service(transactional_db, settings):
-    """issuer_service(**env) -> the base URL of a gunicorn server whose TOKEN_ISSUER is that URL.
+    """issuer_service(server="gunicorn", **env) -> the base URL of a server whose TOKEN_ISSUER is
+    that URL: gunicorn, or `server="runserver"`: Django's development server as `make run` starts
+    it (DJANGO_DEBUG=1, static files as it serves them).
 
     Like tests.conftest.live_service (on the test database; env added to this process's), but
     the port is chosen first, so that the issuer, the discovery document's endpoints and Swagger
@@ -280,16 +282,21 @@ def issuer_service(transactional_db, settings):
     """
     servers = []
 
-    def start(**env) -> str:
+    def start(server: str = "gunicorn", **env) -> str:
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         settings.TOKEN_ISSUER = base_url
-        server = subprocess.Popen(
-            [
+        if server == "runserver":
+            command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+            env = {"DJANGO_DEBUG": "1", **env}
+        else:
+            command = [
                 *(sys.executable, "-m", "gunicorn", "authproject.wsgi", "--bind", f"127.0.0.1:{port}"),
                 *("--config", "python:tests.gunicorn_preload"),
                 *("--workers", "2", "--threads", "4", "--log-level", "warning"),
-            ],
+            ]
+        server = subprocess.Popen(
+            command,
             cwd=Path(__file__).resolve().parent.parent.parent,
             env=other_process_environment(TOKEN_ISSUER=base_url, **env),
             start_new_session=True,  # tests.conftest.stop_gunicorn kills its group if need be

@@ -57,11 +57,13 @@ def screenshots_on_failure(test_name: str, windows: dict[str, Page]) -> Iterator
         raise
 
 
-@pytest.fixture
-def docs_service(issuer_service, server_password_hashers) -> str:
+@pytest.fixture(params=["gunicorn", "runserver"])
+def docs_service(request, issuer_service, server_password_hashers) -> str:
     """A server that is its own issuer, with the demo data of `make run` (demo-docs registered
-    with this server's Swagger UI redirect page; passwords the server can check)."""
-    base_url = issuer_service()  # sets settings.TOKEN_ISSUER, which seed_demo_users reads
+    with this server's Swagger UI redirect page; passwords the server can check): gunicorn, as
+    deployed, and Django's development server, as `make run` starts it (where static files such
+    as Swagger UI's oauth2-redirect.html must carry the same headers as the pages)."""
+    base_url = issuer_service(server=request.param)  # sets settings.TOKEN_ISSUER, which seed_demo_users reads
     call_command("seed_demo_users")
     return base_url
 
