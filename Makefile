@@ -18,7 +18,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed
+# The checkout's environment file: settings read it unless DJANGO_DEBUG=0 is set, so the README's
+# commands (manage.py create_client, ...) work without a DJANGO_DEBUG=1 prefix. Yours once written.
+.env:
+	printf '%s\n' '# Development settings of this checkout, read by authproject/settings.py' \
+	  '# (never when DJANGO_DEBUG=0 is set; the environment wins). See the README: Configuration.' \
+	  'DJANGO_DEBUG=1' >$@
+
+setup: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo_users
 

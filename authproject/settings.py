@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -51,6 +52,23 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def read_env_file() -> None:
+    """The checkout's environment file (`.env`, which `make run` writes with DJANGO_DEBUG=1), read
+    as defaults for the variables the environment does not set, so a command in a checkout
+    needs no prefix. Never when the environment sets DJANGO_DEBUG to a false value (production);
+    DJANGO_ENV_FILE names another file, or none when empty (make test's hermetic runs)."""
+    debug = os.environ.get("DJANGO_DEBUG")
+    if debug is not None and debug.strip().lower() in _FALSE:
+        return
+    path = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
+    if not path:
+        return
+    for name, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(name, value)
+
+
+read_env_file()
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 # Fail closed: outside development there is no default secret (the contract requires it).

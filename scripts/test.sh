@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export TEST_WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
+# The suite never reads the checkout's .env (authproject/settings.py): only what it sets itself.
+export DJANGO_ENV_FILE=""
 stage() { echo "=== $1 (${SECONDS} s into the run)"; }
 # tests/test_outages.py starts its own redis-server.
 scripts/ensure-redis.sh
