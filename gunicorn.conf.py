@@ -6,6 +6,8 @@ worker per core is the starting point; add hosts, not threads, to scale.
 """
 
 import multiprocessing
+import os
+import sys
 
 bind = "127.0.0.1:8000"  # behind a TLS-terminating proxy
 workers = multiprocessing.cpu_count()
@@ -22,3 +24,15 @@ errorlog = "-"
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+
+
+def on_starting(server) -> None:
+    """Before any worker boots: the settings load and the start-up checks pass, or gunicorn
+    stops with one line that says why (instead of a traceback from every worker)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authproject.settings")
+    from accounts.operator import boot_problem
+
+    problem = boot_problem()
+    if problem is not None:
+        print(f"gunicorn: {problem}", file=sys.stderr)
+        sys.exit(1)

@@ -148,3 +148,62 @@ def test_gunicorn_on_a_database_never_migrated_refuses_to_serve_and_says_what_to
     assert server.returncode != 0
     assert "migration(s) are not applied" in server.stderr
     assert "Run `python manage.py migrate` first." in server.stderr
+
+
+# --- an operator's common mistakes: one line that says what to do, no traceback ----------------
+
+
+def gunicorn(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
+            *("--bind", f"127.0.0.1:{free_port()}", "--workers", "2", "authproject.wsgi"),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_management_command_before_migrate_says_to_run_migrate_in_one_line(tmp_path):
+    result = manage(
+        contract_environment(tmp_path), "create_client", "Early app", "--redirect-uri", "https://a.example/cb"
+    )
+
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("manage.py: the database is not migrated (")
+    assert line.endswith("migration(s) pending): run `python manage.py migrate` first.")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_secret_key_is_one_line_naming_it_for_manage_py_and_gunicorn(tmp_path):
+    env = contract_environment(tmp_path)
+    del env["DJANGO_SECRET_KEY"]
+
+    command = manage(env, "check")
+    server = gunicorn(env)
+
+    assert command.returncode == 1
+    assert (
+        command.stderr.strip()
+        .splitlines()[0]
+        .startswith("manage.py: configuration: DJANGO_SECRET_KEY is not set.")
+    )
+    assert "Traceback" not in command.stderr
+    assert "KeyError" not in command.stderr
+    assert server.returncode != 0
+    assert "gunicorn: configuration: DJANGO_SECRET_KEY is not set." in server.stderr
+    assert "Traceback" not in server.stderr  # no worker booted to fail
+
+
+def test_a_database_that_does_not_answer_is_one_line_naming_database_url(tmp_path):
+    env = contract_environment(tmp_path, DATABASE_URL=f"postgres://nobody@127.0.0.1:{free_port()}/none")
+
+    result = manage(env, "create_client", "App", "--redirect-uri", "https://a.example/cb")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("manage.py: the database (DATABASE_URL) does not answer:")
+    assert len(result.stderr.strip().splitlines()) == 1
