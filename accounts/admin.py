@@ -14,7 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 
-from accounts import services
+from accounts import refresh_records, services
 from accounts.keys import ring
 from accounts.models import Client, LinkedIdentity, Session, SigningKey, User
 from accounts.oauth import clients
@@ -183,7 +183,7 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="refresh tokens (oldest first)")
     def refresh_tokens(self, session: Session) -> str:
-        records = session.refresh_token_records().select_related("blacklistedtoken")
+        records = session.refresh_token_records()
         return format_html_join(
             mark_safe("<br>"),
             "{} issued {}, expires {}{}",
@@ -192,7 +192,7 @@ class SessionAdmin(admin.ModelAdmin):
                     record.jti,
                     record.created_at,
                     record.expires_at,
-                    " (spent)" if hasattr(record, "blacklistedtoken") else "",
+                    " (spent)" if refresh_records.is_spent(record) else "",
                 )
                 for record in records
             ),

@@ -1,22 +1,17 @@
 """The user, and the session (refresh family) that ties a login's tokens together."""
 
 import uuid
-import weakref
-from contextlib import nullcontext
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.db import connections, models, transaction
+from django.db import models, transaction
 from django.db.models.functions import Lower, Trim
 from django.db.models.lookups import Exact
 from django.utils import timezone
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-# simplejwt's OutstandingToken, under the name of what it is here: the record of one refresh token
-# (its jti, its SHA-256 fingerprint, its dates), never the token itself.
-RefreshTokenRecord = OutstandingToken
+from accounts import refresh_records
+from accounts.refresh_records import RefreshTokenRecord
 
 
 class UserManager(DjangoUserManager):
@@ -110,32 +105,7 @@ class SessionQuerySet(models.QuerySet):
         times what the lookup itself costs. Not behind a transaction-pooling PgBouncer, where a
         prepared statement does not follow the client from one server connection to the next.
         """
-        connection = connections[self.db]
-        compiled = getattr(connection, "_accounts_for_token", None)
-        if compiled is None:
-            compiled = connection._accounts_for_token = _compile_for_token(self.model, connection)
-        sql, columns, converters, compiler = compiled
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _prepared_for_token(connection, cursor, sql),
-                [self.model._meta.pk.get_db_prep_value(pk, connection)],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        if converters:
-            row = next(iter(compiler.apply_converters([row], converters)))
-        fields: dict[type, tuple[list[str], list]] = {}
-        for column, value in zip(columns, row, strict=True):
-            names, values = fields.setdefault(column.target.model, ([], []))
-            names.append(column.target.attname)
-            values.append(value)
-        session = self.model.from_db(self.db, *fields[self.model])
-        session.user = User.from_db(self.db, *fields[User])
-        session.newest_record = RefreshTokenRecord.from_db(self.db, *fields[RefreshTokenRecord])
-        client_names, client_values = fields[Client]
-        session.client = Client.from_db(self.db, client_names, client_values) if session.client_id else None
-        return session
+        return refresh_records.session_for_token(self, pk)
 
     def advance(
         self,
@@ -160,38 +130,16 @@ class SessionQuerySet(models.QuerySet):
         own: with its session lookup, a rotation is two round trips instead of six (BEGIN, three
         statements, COMMIT). SQLite runs the three statements in a transaction.
         """
-        connection = connections[self.db]
-        fields = self.model._meta
-        when = {
-            name: fields.get_field("last_used_at").get_db_prep_value(value, connection)
-            for name, value in (("issued", issued_at), ("expires", expires_at))
-        }
-        record = [session.user_id, jti, fingerprint, when["issued"], when["expires"]]
-        move = [
-            when["issued"],
-            user_agent,
-            fields.get_field("ip_address").get_db_prep_value(ip_address, connection),
-        ]
-        where = [fields.pk.get_db_prep_value(session.pk, connection), parent_record_id]
-        # PostgreSQL's one statement is its own transaction in autocommit; inside a caller's
-        # transaction, a savepoint keeps that transaction usable after an IntegrityError.
-        atomic = connection.vendor != "postgresql" or not connection.get_autocommit()
-        try:
-            with transaction.atomic(using=self.db) if atomic else nullcontext():
-                record_id = (
-                    _advance_postgresql(connection, record, move, where, parent_record_id, when["issued"])
-                    if connection.vendor == "postgresql"
-                    else _advance_in_steps(connection, record, move, where, parent_record_id, when["issued"])
-                )
-        except _NotMoved:
-            return None
-        return RefreshTokenRecord(
-            id=record_id,
-            user_id=session.user_id,
+        return refresh_records.advance(
+            self.db,
+            session=session,
+            parent_record_id=parent_record_id,
             jti=jti,
-            token=fingerprint,
-            created_at=issued_at,
+            fingerprint=fingerprint,
+            issued_at=issued_at,
             expires_at=expires_at,
+            user_agent=user_agent,
+            ip_address=ip_address,
         )
 
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
@@ -204,93 +152,6 @@ class SessionQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True).update(
             revoked_at=now or timezone.now(), end_reason=reason
         )
-
-
-class _NotMoved(Exception):
-    """The session was revoked or moved on meanwhile: the rotation writes nothing."""
-
-
-def _advance_postgresql(connection, record, move, where, parent_id, spent_at) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(ADVANCE, [*record, *where, *move, *where, parent_id, spent_at])
-        successor_id, moved_id = cursor.fetchone()
-        if moved_id is None:
-            if successor_id is not None and connection.get_autocommit():
-                # Revoked between the statement's check and its update: undo the record.
-                cursor.execute("DELETE FROM token_blacklist_outstandingtoken WHERE id = %s", [successor_id])
-            raise _NotMoved
-    return moved_id
-
-
-def _advance_in_steps(connection, record, move, where, parent_id, spent_at) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(RECORD_SUCCESSOR, record)
-        record_id = cursor.fetchone()[0]
-        cursor.execute(MOVE_SESSION, [record_id, *move, *where])
-        if cursor.rowcount != 1:
-            raise _NotMoved
-        cursor.execute(MARK_SPENT, [parent_id, spent_at])
-    return record_id
-
-
-# PostgreSQL: the three writes of a rotation in one statement. The successor is inserted only
-# while the session still points at the parent; the session moves only if the successor was
-# inserted; the parent is marked spent only if the session moved.
-ADVANCE = """
-WITH successor AS (
-    INSERT INTO token_blacklist_outstandingtoken (user_id, jti, token, created_at, expires_at)
-    SELECT %s, %s, %s, %s, %s
-    WHERE EXISTS (
-        SELECT 1 FROM accounts_session WHERE id = %s AND newest_record_id = %s AND revoked_at IS NULL
-    )
-    RETURNING id
-), moved AS (
-    UPDATE accounts_session
-    SET newest_record_id = successor.id, last_used_at = %s, user_agent = %s, ip_address = %s
-    FROM successor
-    WHERE accounts_session.id = %s AND accounts_session.newest_record_id = %s
-      AND accounts_session.revoked_at IS NULL
-    RETURNING successor.id
-), spent AS (
-    INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
-    SELECT %s, %s FROM moved
-)
-SELECT (SELECT id FROM successor), (SELECT id FROM moved)
-"""
-# SQLite (3.35 and later, for RETURNING): the same writes, one statement each, in a transaction.
-RECORD_SUCCESSOR = (
-    "INSERT INTO token_blacklist_outstandingtoken (user_id, jti, token, created_at, expires_at) "
-    "VALUES (%s, %s, %s, %s, %s) RETURNING id"
-)
-MOVE_SESSION = (
-    "UPDATE accounts_session SET newest_record_id = %s, last_used_at = %s, user_agent = %s, ip_address = %s "
-    "WHERE id = %s AND newest_record_id = %s AND revoked_at IS NULL"
-)
-MARK_SPENT = "INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at) VALUES (%s, %s)"
-
-
-FOR_TOKEN_STATEMENT = "accounts_session_for_token"
-# The server connections (psycopg connections) on which the statement is prepared.
-_prepared_on: "weakref.WeakSet" = weakref.WeakSet()
-
-
-def _prepared_for_token(connection, cursor, sql: str) -> str:
-    """The SQL to run for SessionQuerySet.for_token: EXECUTE of the prepared statement (PREPAREd
-    first on a new server connection) on PostgreSQL, else the compiled query itself."""
-    if connection.vendor != "postgresql" or settings.DATABASE_TRANSACTION_POOLING:
-        return sql
-    if connection.connection not in _prepared_on:
-        cursor.execute(f"PREPARE {FOR_TOKEN_STATEMENT} AS {sql.replace('%s', '$1')}")
-        _prepared_on.add(connection.connection)
-    return f"EXECUTE {FOR_TOKEN_STATEMENT} (%s)"
-
-
-def _compile_for_token(model, connection) -> tuple:
-    query = model.objects.select_related("user", "newest_record", "client").filter(pk=uuid.UUID(int=0)).query
-    compiler = query.get_compiler(connection=connection)
-    sql, _ = compiler.as_sql()
-    columns = [column for column, _, _ in compiler.select]
-    return sql, columns, compiler.get_converters(columns), compiler
 
 
 class Session(models.Model):
@@ -363,8 +224,8 @@ class Session(models.Model):
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M} ({self.id.hex[:8]})"
 
     def refresh_token_records(self) -> models.QuerySet:
-        """Every recorded refresh token of this session (their jti starts with its id), oldest first."""
-        return RefreshTokenRecord.objects.filter(jti__startswith=f"{self.pk.hex}.").order_by("created_at")
+        """Every recorded refresh token of this session, oldest first (accounts.refresh_records)."""
+        return refresh_records.of_session(self.pk)
 
     def ends_at(self) -> datetime:
         """When the session ends if nothing revokes it: the earlier of its two ends."""

@@ -1,8 +1,9 @@
 """The rules of sessions and tokens: sign-in, rotation, reuse detection, revocation. No HTTP here.
 
 Every decision that two requests could race on is taken by the database inside one
-transaction: the unique index of OutstandingToken.jti (a refresh token's successor has a jti
-derived from its own, so a token can have only one) and conditional UPDATEs on the session row.
+transaction: the unique index of the refresh token records' jti (a token's successor has a jti
+derived from its own, so a token can have only one: accounts.refresh_records) and conditional
+UPDATEs on the session row.
 Nothing on these paths checks in Python and then writes.
 
 Every revocation, whoever asks for it (the user, reuse detection, a password change, the admin),
@@ -21,13 +22,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import audit
+from accounts import audit, refresh_records
 from accounts.callers import Caller
 from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, InvalidToken
-from accounts.models import Client, RefreshTokenRecord, Session, User
+from accounts.models import Client, Session, User
 from accounts.oidc.idtokens import id_token_issue
 from accounts.signing import token_fingerprint
-from accounts.tokens import AccessToken, RefreshToken, refresh_token_jti
+from accounts.tokens import AccessToken, RefreshToken
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def session_start(
     refresh = RefreshToken.issue(
         session_id=str(session_id),
         subject=user.email,
-        jti=refresh_token_jti(session_id),
+        jti=refresh_records.first_jti(session_id),
         issued_at=now,
         not_after=expires_at,
     )
@@ -393,7 +394,7 @@ def _rotate(
     child = RefreshToken.issue(
         session_id=str(session.pk),
         subject=session.user.email,
-        jti=refresh_token_jti(session.pk, parent_jti=parent["jti"]),
+        jti=refresh_records.successor_jti(session.pk, parent["jti"]),
         issued_at=now,
         not_after=session.expires_at,
     )
@@ -437,7 +438,7 @@ def _retry_or_reuse(
         # Only reachable when the competing transaction failed after all: nothing was spent.
         raise InvalidGrant("The refresh token could not be used now; try again.")
     grace = timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
-    is_parent_of_newest = refresh_token_jti(session.pk, parent_jti=parent["jti"]) == newest.jti
+    is_parent_of_newest = refresh_records.is_successor(session.pk, parent["jti"], newest.jti)
     if grace and is_parent_of_newest and now - newest.created_at <= grace:
         _check_user_of(session, parent)
         narrowed = _check_client_of(session, client=client, scope=scope)
@@ -503,11 +504,11 @@ def _check_user_of(session: Session, token: RefreshToken) -> None:
         raise InvalidGrant("The refresh token is no longer valid for its user.")
 
 
-def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str) -> RefreshTokenRecord:
-    return RefreshTokenRecord.objects.create(
-        user=user,
+def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str):
+    return refresh_records.record_first(
+        user_id=user.pk,
         jti=token["jti"],
-        token=token_fingerprint(token_string),  # never the token itself
+        fingerprint=token_fingerprint(token_string),  # never the token itself
         created_at=token.current_time,
         expires_at=token.expires_at,
     )

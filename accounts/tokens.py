@@ -9,8 +9,6 @@ Unlike simplejwt's RefreshToken, ours does not write to the database when create
 copy its claims into the access token: accounts.services records tokens and decides rotation.
 """
 
-import hashlib
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
@@ -117,19 +115,3 @@ class RefreshToken(SessionToken):
 
     def get_token_backend(self) -> signing.TypedTokenBackend:
         return signing.refresh_token_backend()
-
-
-def refresh_token_jti(session_id: uuid.UUID, *, parent_jti: str | None = None) -> str:
-    """The `jti` of a refresh token: `<session id, hex>.<32 hex digits>`.
-
-    The prefix ties each OutstandingToken record to its session without a column of its own.
-    The first token of a session gets random digits; every later one gets digits derived from its
-    parent's jti. That makes a token's successor unique by construction: two rotations of one
-    parent insert the same jti, and the unique index of OutstandingToken.jti lets only one commit.
-    It also lets a retry within the reuse interval be recognised as a retry of the parent.
-    """
-    if parent_jti is None:
-        digits = uuid.uuid4().hex
-    else:
-        digits = hashlib.sha256(f"successor:{parent_jti}".encode()).hexdigest()[:32]
-    return f"{session_id.hex}.{digits}"
