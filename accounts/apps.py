@@ -12,6 +12,14 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(_signing_key_after_migrate, sender=self)
 
+        from accounts import services
+        from accounts.models import User, sessions_must_end
+
+        # The password rule: a password set or a user disabled ends the user's sessions.
+        sessions_must_end.connect(
+            services.sessions_must_end, sender=User, dispatch_uid="accounts.password-rule"
+        )
+
         from corsheaders.signals import check_request_enabled
 
         from accounts.oauth.cors import origin_is_registered

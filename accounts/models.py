@@ -8,13 +8,45 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models, transaction
 from django.db.models.functions import Lower, Trim
 from django.db.models.lookups import Exact
+from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts import refresh_records
 from accounts.refresh_records import RefreshTokenRecord
 
+# Sent, inside the transaction that writes it, when users' password was set or they were
+# disabled: `users` (a queryset) must lose every session for `reason` (a Session.EndReason).
+# accounts.services receives it (connected in accounts.apps).
+sessions_must_end = Signal()
 
-class UserManager(DjangoUserManager):
+
+def _sessions_must_end(users: "models.QuerySet", reason: str) -> None:
+    if not sessions_must_end.has_listeners(User):  # never a password set without its rule
+        raise RuntimeError("accounts.services is not connected to sessions_must_end")
+    sessions_must_end.send(sender=User, users=users, reason=reason)
+
+
+class UserQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        """QuerySet.update, under the password rule too: setting `password` or `is_active=False`
+        revokes the sessions of the users it changes, in the same transaction."""
+        reason = (
+            Session.EndReason.PASSWORD_CHANGED
+            if "password" in kwargs
+            else Session.EndReason.USER_DISABLED
+            if kwargs.get("is_active") is False
+            else None
+        )
+        if reason is None:
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            pks = list(self.values_list("pk", flat=True))
+            updated = super().update(**kwargs)
+            _sessions_must_end(User.objects.filter(pk__in=pks), reason)
+        return updated
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
     def _create_user(self, username, email, password, **extra_fields):
         # The refresh token's `sub` is the email: a user without one could never refresh.
         if not email or not str(email).strip():
@@ -70,21 +102,19 @@ class User(AbstractUser):
     def save(self, *args, **kwargs) -> None:
         """Save; when a password was set (by any path) or the user is disabled, revoke its sessions.
 
-        This is the password rule's one place: the admin, `changepassword`, the coming sign-in
-        pages and users created by a provider all save through here. set_password() keeps the
-        raw password in _password until the next save(); Django's automatic re-hash at login
-        clears it before saving, so a re-hash revokes nothing.
+        This is the password rule's one place, with UserQuerySet.update: the admin,
+        `changepassword`, the browser sign-in pages and users created by a provider all save
+        through here. set_password() keeps the raw password in _password until the next save();
+        Django's automatic re-hash at login clears it before saving, so a re-hash revokes nothing.
         """
-        from accounts import services  # services import this module
-
         password_set = self._password is not None or self._unusable_password_set
         # One transaction: a password or status written without its sessions revoked never commits.
         with transaction.atomic():
             super().save(*args, **kwargs)
             if password_set:
-                services.user_sessions_revoke(user=self, reason=Session.EndReason.PASSWORD_CHANGED)
+                _sessions_must_end(User.objects.filter(pk=self.pk), Session.EndReason.PASSWORD_CHANGED)
             elif not self.is_active:
-                services.user_sessions_revoke(user=self, reason=Session.EndReason.USER_DISABLED)
+                _sessions_must_end(User.objects.filter(pk=self.pk), Session.EndReason.USER_DISABLED)
         self._unusable_password_set = False
 
 

@@ -302,6 +302,13 @@ def user_sessions_revoke(*, user: User, reason: str, now: datetime | None = None
     return _revoke(Session.objects.filter(user=user), reason=reason, now=now, user=user.pk)
 
 
+def sessions_must_end(sender, *, users: "QuerySet[User]", reason: str, **kwargs) -> None:
+    """The receiver of accounts.models.sessions_must_end (the password rule): revoke every
+    session of `users` for `reason`, each user's with its audit event."""
+    for pk in users.values_list("pk", flat=True):
+        _revoke(Session.objects.filter(user_id=pk), reason=reason, now=None, user=pk)
+
+
 def logout_revoke(*, session_id: str | None, now: datetime | None = None) -> int:
     """Revoke the session an ID token names (RP-Initiated Logout with a valid id_token_hint)."""
     pk = _as_uuid(session_id)

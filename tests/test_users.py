@@ -131,3 +131,38 @@ def test_a_login_whose_password_changed_meanwhile_starts_no_session(user):
         services.session_start(user=checked, caller=Caller(), grant_type=Session.Grant.PASSWORD)
 
     assert not Session.objects.exists()
+
+
+# --- the password rule covers QuerySet.update too ------------------------------------------------
+
+
+def test_updating_the_password_through_a_queryset_revokes_that_users_sessions_only(
+    login, user, user_factory, caplog
+):
+    other = user_factory(username="other")
+    login(user)
+    login(other)
+
+    User.objects.filter(pk=user.pk).update(password=PBKDF2PasswordHasher().encode("new pass", "salt"))
+
+    assert Session.objects.get(user=user).end_reason == Session.EndReason.PASSWORD_CHANGED
+    assert Session.objects.get(user=other).revoked_at is None
+    assert [r.audit.get("user") for r in caplog.records if r.getMessage() == "session revoked"] == [user.pk]
+
+
+def test_disabling_users_through_a_queryset_revokes_their_sessions(login, user, user_factory):
+    other = user_factory(username="other")
+    login(user)
+    login(other)
+
+    User.objects.filter(username__in=["other", user.username]).update(is_active=False)
+
+    assert set(Session.objects.values_list("end_reason", flat=True)) == {Session.EndReason.USER_DISABLED}
+
+
+def test_a_queryset_update_of_other_fields_revokes_nothing(login, user):
+    login(user)
+
+    User.objects.filter(pk=user.pk).update(full_name="Renamed", is_active=True)
+
+    assert Session.objects.get().revoked_at is None
