@@ -31,10 +31,13 @@ class AccountsConfig(AppConfig):
 
         register_external(provider_link)  # "Sign in with Google" on the sign-in page, when configured
 
-        from accounts import grants
+        from accounts import grants, issuance
         from accounts.federation.grants import TokenExchangeGrant
         from accounts.federation.grants import enabled as provider_configured
         from accounts.oauth.grants import AuthorizationCodeGrant
+        from accounts.oidc.idtokens import id_token_response
+
+        issuance.register_response(id_token_response)  # OpenID Connect's ID token beside the pair
 
         # The grants of /token, in the order discovery lists them.
         grants.register_grant(grants.RefreshTokenGrant)

@@ -12,7 +12,6 @@ goes through `_revoke`, which writes its audit event.
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,26 +21,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import audit, refresh_records
+from accounts import audit, issuance, refresh_records
 from accounts.callers import Caller
 from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, InvalidToken
 from accounts.models import Client, Session, User
-from accounts.oidc.idtokens import id_token_issue
 from accounts.signing import token_fingerprint
 from accounts.tokens import AccessToken, RefreshToken
 
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    """A token pair as handed to the client."""
-
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    refresh_expires_in: int
-    session: Session
-    scope: str | None = None  # a client's session: the scope of the access token (maybe narrowed)
-    id_token: str | None = None  # a client's session whose scope holds openid
+# The token pair as handed out: accounts.issuance's, the one seam every token response goes through.
+IssuedTokens = issuance.IssuedTokens
 
 
 def login(*, username: str, password: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
@@ -524,32 +512,20 @@ def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str)
 def _issued(
     *, session: Session, refresh: RefreshToken, refresh_string: str, now: datetime, scope: str | None = None
 ) -> IssuedTokens:
-    """The pair handed out: a new access token (RFC 9068 claims) beside `refresh`."""
-    claims = {"aud": settings.ACCESS_TOKEN_AUDIENCE}
+    """The pair handed out: a new access token for the session's user beside `refresh`, through
+    the issuance seam (which adds the extensions' claims and fields: the ID token, ...)."""
     if session.client_id:
         scope = session.scope if scope is None else scope
-        claims["client_id"] = session.client_id
-        if scope:
-            claims["scope"] = scope
-    access = AccessToken.issue(
-        session_id=str(session.pk),
+    return issuance.issue(
         subject=session.user.get_username(),
-        jti=uuid.uuid4().hex,
-        issued_at=now,
-        not_after=refresh.expires_at,
-        claims=claims,
-    )
-    id_token = None
-    if session.client_id and "openid" in (scope or "").split():
-        id_token = id_token_issue(session=session, scope=scope, now=now)
-    return IssuedTokens(
-        access_token=str(access),
-        expires_in=access.expires_in,
-        refresh_token=refresh_string,
-        refresh_expires_in=max(0, refresh.payload["exp"] - int(now.timestamp())),
         session=session,
-        scope=scope if session.has_scope else None,
-        id_token=id_token,
+        client_id=session.client_id,
+        scope=scope if session.client_id else None,
+        scope_in_response=session.has_scope,
+        now=now,
+        not_after=refresh.expires_at,
+        refresh=refresh,
+        refresh_string=refresh_string,
     )
 
 

@@ -33,7 +33,7 @@ class SessionToken(Token):
     def issue(
         cls,
         *,
-        session_id: str,
+        session_id: str | None,
         subject: str,
         jti: str,
         issued_at: datetime,
@@ -61,7 +61,7 @@ class SessionToken(Token):
             "iat": iat,
             "jti": jti,
             "sub": subject,
-            "sid": session_id,
+            **({"sid": session_id} if session_id is not None else {}),
             **(claims or {}),
         }
         return token

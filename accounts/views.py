@@ -53,7 +53,7 @@ def token_response(issued: services.IssuedTokens, *, issued_token_type: str | No
         "refresh_token": issued.refresh_token,
         "refresh_expires_in": issued.refresh_expires_in,
         **({"scope": issued.scope} if issued.scope is not None else {}),
-        **({"id_token": issued.id_token} if issued.id_token else {}),
+        **issued.extra,  # the issuance extensions' fields (the ID token, ...)
         **({"issued_token_type": issued_token_type} if issued_token_type else {}),
     }
     return Response(body, headers=NO_STORE)

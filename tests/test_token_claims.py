@@ -156,3 +156,54 @@ def test_an_access_token_whose_audience_list_names_ours_is_accepted(me, tokens, 
 
     audiences = ["https://elsewhere.example", settings.ACCESS_TOKEN_AUDIENCE]
     assert me(genuine.signed(payload={"aud": audiences})).status_code == HTTPStatus.OK
+
+
+# --- the issuance seam: extensions add to every token response without the grants knowing ------
+
+
+@pytest.fixture
+def extension():
+    """extension(claims=..., response=...): registers issuance extensions for this test only."""
+    from accounts import issuance
+
+    added = []
+
+    def register(*, claims=None, response=None):
+        if claims is not None:
+            issuance.register_claims(claims)
+            added.append(claims)
+        if response is not None:
+            issuance.register_response(response)
+            added.append(response)
+
+    yield register
+    for registered in added:
+        issuance.unregister(registered)
+
+
+def test_an_issuance_extension_adds_its_claims_and_fields_to_logins_and_refreshes(
+    extension, login, refresh, user
+):
+    seen = []
+    extension(
+        claims=lambda issue: {"ext": f"for {issue.subject}"},
+        response=lambda issue: seen.append(issue.session.pk) or {"extension_field": "here"},
+    )
+
+    logged_in = login(user)
+    refreshed = refresh(logged_in["refresh_token"]).json()
+
+    for body in (logged_in, refreshed):
+        assert body["extension_field"] == "here"
+        assert jwt_parts(body["access_token"])[1]["ext"] == f"for {user.username}"
+    assert len(set(seen)) == 1  # both of one session
+
+
+def test_without_extensions_a_login_answers_the_contracts_fields_only(login, user):
+    assert set(login(user)) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }

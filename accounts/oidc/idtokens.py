@@ -63,3 +63,13 @@ def id_token_hint_claims(token: str) -> dict | None:
     if header.get("typ", "").lower() != "jwt".lower() or "token_type" in claims:
         return None
     return claims
+
+
+def id_token_response(issue) -> dict:
+    """The token response's `id_token` (an accounts.issuance extension, registered in
+    accounts.apps): for a client's session whose scope holds openid, at every issue (the code
+    exchange and each refresh, OpenID Connect Core §12.2)."""
+    session = issue.session
+    if session is None or not session.client_id or "openid" not in (issue.scope or "").split():
+        return {}
+    return {"id_token": id_token_issue(session=session, scope=issue.scope, now=issue.now)}

@@ -1,0 +1,120 @@
+"""Issuing tokens: the one seam every token response goes through. No HTTP here.
+
+`issue` makes the access token (RFC 9068's claims: `aud`, and for a client `client_id` and
+`scope`) and the token response around it; extensions registered here add to both, so the
+grants and the services never name them:
+
+- `register_claims(fn)`: `fn(issue) -> dict` of claims added to the access token (DPoP's `cnf`);
+- `register_response(fn)`: `fn(issue) -> dict` of fields added to the token response (the OpenID
+  Connect package's `id_token`, accounts.oidc.idtokens).
+
+An access token need not belong to a person's session: `Issue.session` is None for a token a
+client gets for itself (the subject is then the client).
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+
+from accounts.tokens import AccessToken, RefreshToken
+
+
+@dataclass(frozen=True)
+class Issue:
+    """What is being issued, as extensions see it."""
+
+    subject: str  # the access token's `sub`: the username, or a client's id
+    session: object | None  # the accounts.models.Session the tokens belong to, if any
+    client_id: str | None
+    scope: str | None  # the access token's scope (None: a session without scope)
+    now: datetime
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """A token response as handed to the client."""
+
+    access_token: str
+    expires_in: int
+    session: object | None
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+    scope: str | None = None  # named in the response (a client's session: maybe narrowed)
+    extra: dict = field(default_factory=dict)  # the extensions' fields (id_token, ...)
+
+
+Extension = Callable[[Issue], dict]
+_claims: list[Extension] = []
+_response: list[Extension] = []
+
+
+def register_claims(extension: Extension) -> None:
+    """Add `extension`'s claims to every access token."""
+    if extension not in _claims:
+        _claims.append(extension)
+
+
+def register_response(extension: Extension) -> None:
+    """Add `extension`'s fields to every token response."""
+    if extension not in _response:
+        _response.append(extension)
+
+
+def unregister(extension: Extension) -> None:
+    """Take `extension` off both registries (an extension switched off, a test's own)."""
+    for registry in (_claims, _response):
+        if extension in registry:
+            registry.remove(extension)
+
+
+def issue(
+    *,
+    subject: str,
+    session,
+    client_id: str | None,
+    scope: str | None,
+    scope_in_response: bool,
+    now: datetime,
+    not_after: datetime,
+    refresh: RefreshToken | None = None,
+    refresh_string: str | None = None,
+) -> IssuedTokens:
+    """The access token for `subject` (of `session`, if any; for `client_id`, with `scope`),
+    living at most until `not_after`, beside `refresh` (if any), and the extensions' additions.
+
+    The access token is signed here, before the caller writes anything: a signing key that cannot
+    sign (a 503) changes nothing.
+    """
+    what = Issue(subject=subject, session=session, client_id=client_id, scope=scope, now=now)
+    claims = {"aud": settings.ACCESS_TOKEN_AUDIENCE}
+    if client_id is not None:
+        claims["client_id"] = client_id
+        if scope:
+            claims["scope"] = scope
+    for extension in _claims:
+        claims.update(extension(what))
+    access = AccessToken.issue(
+        session_id=str(session.pk) if session is not None else None,
+        subject=subject,
+        jti=uuid.uuid4().hex,
+        issued_at=now,
+        not_after=not_after,
+        claims=claims,
+    )
+    extra: dict = {}
+    for extension in _response:
+        extra.update(extension(what))
+    return IssuedTokens(
+        access_token=str(access),
+        expires_in=access.expires_in,
+        session=session,
+        refresh_token=refresh_string,
+        refresh_expires_in=(
+            max(0, refresh.payload["exp"] - int(now.timestamp())) if refresh is not None else None
+        ),
+        scope=scope if scope_in_response else None,
+        extra=extra,
+    )
