@@ -6,7 +6,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts import services
-from accounts.errors import InsufficientScope, InvalidToken
+from accounts.errors import InsufficientScope, UnusableAccessToken
 
 INVALID_TOKEN_DETAIL = "Could not validate credentials"
 
@@ -38,7 +38,7 @@ class BearerAccessTokenAuthentication(BaseAuthentication):
             return None
         try:
             user, session = services.access_token_authenticate(access_token=token)
-        except InvalidToken:
+        except UnusableAccessToken:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN_DETAIL) from None
         return user, session
 

@@ -183,8 +183,9 @@ class InvalidCredentials(Error):
         return {"WWW-Authenticate": "Bearer", **NO_STORE}
 
 
-class InvalidToken(Exception):
+class UnusableAccessToken(Exception):
     """An access token that must not open a protected endpoint. The reason stays server-side.
+    (Not simplejwt's InvalidToken, an HTTP exception of its own views, which this service has not.)
 
     Not rendered by itself: the authentication class turns it into DRF's 401 with the
     RFC 6750 challenge, like every other unauthenticated request.

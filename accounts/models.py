@@ -11,7 +11,7 @@ from django.db.models.lookups import Exact
 from django.dispatch import Signal
 from django.utils import timezone
 
-from accounts import refresh_records
+from accounts import clock, refresh_records
 from accounts.refresh_records import RefreshTokenRecord
 
 # Sent, inside the transaction that writes it, when users' password was set or they were
@@ -174,14 +174,12 @@ class SessionQuerySet(models.QuerySet):
 
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
         """Sessions not revoked, before their absolute end and before their idle end."""
-        now = now or timezone.now()
+        now = now or clock.now()
         return self.filter(revoked_at__isnull=True, expires_at__gt=now, newest_record__expires_at__gt=now)
 
     def revoke(self, *, reason: str, now: datetime | None = None) -> int:
         """Revoke the sessions not yet revoked in one UPDATE; return how many it revoked."""
-        return self.filter(revoked_at__isnull=True).update(
-            revoked_at=now or timezone.now(), end_reason=reason
-        )
+        return self.filter(revoked_at__isnull=True).update(revoked_at=now or clock.now(), end_reason=reason)
 
 
 class Session(models.Model):
@@ -269,7 +267,7 @@ class Session(models.Model):
 
     def is_active(self, *, now: datetime | None = None) -> bool:
         """Return whether the session has not ended (load `newest_record` with it)."""
-        return self.revoked_at is None and (now or timezone.now()) < self.ends_at()
+        return self.revoked_at is None and (now or clock.now()) < self.ends_at()
 
     def lets_tokens_in(self, *, now: datetime | None = None) -> bool:
         """The one rule of every token check (bearer, introspection): the session has not ended,
@@ -285,7 +283,7 @@ class Session(models.Model):
 
     def status(self, *, now: datetime | None = None) -> str:
         """A word for people: active, revoked, expired (absolute end) or idle (idle end)."""
-        now = now or timezone.now()
+        now = now or clock.now()
         if self.revoked_at is not None:
             return "revoked"
         if now >= self.expires_at:

@@ -18,12 +18,11 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
-from accounts import audit, issuance, refresh_records
+from accounts import audit, clock, issuance, refresh_records
 from accounts.callers import Caller
-from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, InvalidToken
+from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, UnusableAccessToken
 from accounts.models import Client, Session, User
 from accounts.signing import token_fingerprint
 from accounts.tokens import AccessToken, RefreshToken
@@ -77,7 +76,7 @@ def session_start(
     Beyond SESSIONS_PER_USER_MAX active sessions, the user's oldest are revoked: what one valid
     credential can make the service store is bounded.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     session_id = session_id or uuid.uuid4()
     expires_at = now + timedelta(seconds=settings.SESSION_MAX_LIFETIME_SECONDS)
     refresh = RefreshToken.issue(
@@ -154,7 +153,7 @@ def refresh_token_rotate(
     again. A refused token is never counted against the caller's address: it proves nothing about
     a password.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     try:
         return _refresh(refresh_token=refresh_token, caller=caller, client=client, scope=scope, now=now)
     except InvalidGrant as e:
@@ -205,16 +204,16 @@ def _check_client_of(session: Session, *, client: Client | None, scope: str | No
 def access_token_authenticate(*, access_token: str, now: datetime | None = None) -> tuple[User, Session]:
     """Return the user and session of a valid access token, loaded together in one query.
 
-    Raises InvalidToken when the token is not a valid access token, or its session has ended,
+    Raises UnusableAccessToken when the token is not a valid access token, or its session has ended,
     or its user or client is disabled, or its user no longer has the token's username.
     """
     try:
         token = AccessToken(access_token)
     except TokenError:
-        raise InvalidToken() from None
+        raise UnusableAccessToken() from None
     session = _session_of(token)
     if session is None or not session.lets_tokens_in(now=now) or session.user.get_username() != token["sub"]:
-        raise InvalidToken()
+        raise UnusableAccessToken()
     # The scope of the token used (a refresh can narrow it below the session's).
     session.access_token_scope = token.payload.get("scope", "")
     return session.user, session
@@ -472,11 +471,10 @@ def _reissue_newest(*, session: Session, scope: str | None, now: datetime) -> Is
 def _verified_refresh_token(raw: str) -> RefreshToken:
     try:
         return RefreshToken(raw)
-    except TokenError as e:
-        expired = "expired" in str(e)
-        raise InvalidGrant(
-            "The refresh token has expired." if expired else "The refresh token is invalid."
-        ) from None
+    except ExpiredTokenError:
+        raise InvalidGrant("The refresh token has expired.") from None
+    except TokenError:
+        raise InvalidGrant("The refresh token is invalid.") from None
 
 
 def _active_session_of(token: RefreshToken, *, now: datetime) -> Session:

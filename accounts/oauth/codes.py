@@ -17,10 +17,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from accounts import audit, services
+from accounts import audit, clock, services
 from accounts.callers import Caller
 from accounts.errors import InvalidGrant
 from accounts.models import Session, User
@@ -42,7 +41,7 @@ def code_issue(
     now: datetime | None = None,
 ) -> str:
     """A new authorization code for these bindings (returned once; only its hash is stored)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     code = secrets.token_urlsafe(32)
     AuthorizationCode.objects.create(
         code_hash=_hash(code),
@@ -74,7 +73,7 @@ def code_exchange(
     revokes that exchange's session when the client and verifier are right), of another client or
     redirect_uri, a verifier that does not match the challenge, or a user disabled since.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     code_hash = _hash(code)
     record = AuthorizationCode.objects.select_related("user").filter(code_hash=code_hash).first()
     if record is None or record.client_id != client.pk:
@@ -124,7 +123,7 @@ def verifier_matches(code_verifier: str, code_challenge: str) -> bool:
 
 def delete_expired(*, now: datetime | None = None) -> int:
     """Delete codes past their expiry (exchanged or not): nothing reads them any more."""
-    deleted, _ = AuthorizationCode.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    deleted, _ = AuthorizationCode.objects.filter(expires_at__lte=now or clock.now()).delete()
     return deleted
 
 

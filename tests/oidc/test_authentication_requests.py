@@ -4,11 +4,9 @@ parameters, code reuse, redirect URI registration. Each goes through the real si
 pages with Django's test client as the browser; the time of a sign-in is moved into the past by
 lowering the browser session's "accounts.auth_time" rather than by sleeping."""
 
-from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import Session
 from accounts.oauth.models import AuthorizationCode
@@ -253,7 +251,7 @@ def test_oidcc_ensure_redirect_uri_in_authorization_request_its_absence_gets_an_
 
 @pytest.mark.parametrize("later", [0, 30], ids=["oidcc-codereuse", "oidcc-codereuse-30seconds"])
 def test_oidcc_codereuse_is_refused_and_revokes_the_first_exchanges_tokens(
-    openid_authorize, code_exchange, refresh, api_client, relying_party, user, monkeypatch, later
+    openid_authorize, code_exchange, refresh, api_client, relying_party, user, clock, later
 ):
     authorization = openid_authorize(relying_party, user)
     first = code_exchange(authorization)
@@ -261,10 +259,8 @@ def test_oidcc_codereuse_is_refused_and_revokes_the_first_exchanges_tokens(
     tokens = first.json()
     assert api_client.get("/userinfo", **bearer(tokens["access_token"])).status_code == HTTPStatus.OK
 
-    real_now = timezone.now
-    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=later))
+    clock.advance(later)
     replay = code_exchange(authorization)
-    monkeypatch.undo()
 
     assert replay.status_code == HTTPStatus.BAD_REQUEST
     assert replay.json()["error"] == "invalid_grant"

@@ -3,13 +3,11 @@ OP and Config OP test plans check them, through a real browser sign-in and code 
 verified with nothing but the published JWKS (PyJWT, the algorithm taken from the JWK)."""
 
 import time
-from datetime import timedelta
 from http import HTTPStatus
 
 import jwt
 import pytest
 from django.test import Client as Browser
-from django.utils import timezone
 
 from accounts.keys import lifecycle
 from accounts.models import Session
@@ -183,16 +181,14 @@ def test_sub_is_never_another_users_not_even_a_later_user_with_the_same_username
 
 
 def test_oidcc_refresh_token_returns_a_new_id_token_with_the_same_sub_auth_time_and_sid(
-    openid_tokens, refresh, verify_id_token, relying_party, user, monkeypatch
+    openid_tokens, refresh, verify_id_token, relying_party, user, clock
 ):
     tokens = openid_tokens(relying_party, user)
     first = verify_id_token(tokens["id_token"], audience=relying_party.client_id)
-    real_now = timezone.now
-    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=REFRESHED_LATER))
+    clock.advance(REFRESHED_LATER)
 
     response = refresh(tokens["refresh_token"], client_id=relying_party.client_id)
 
-    monkeypatch.undo()
     assert response.status_code == HTTPStatus.OK, response.content
     body = response.json()
     assert body["scope"] == OPENID_SCOPE
