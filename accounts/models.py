@@ -15,34 +15,36 @@ from accounts import clock, refresh_records
 from accounts.refresh_records import RefreshTokenRecord
 
 # Sent, inside the transaction that writes it, when users' password was set or they were
-# disabled: `users` (a queryset) must lose every session for `reason` (a Session.EndReason).
+# disabled: the users `user_ids` must lose every session for `reason` (a Session.EndReason).
 # accounts.services receives it (connected in accounts.apps).
 sessions_must_end = Signal()
 
 
-def _sessions_must_end(users: "models.QuerySet", reason: str) -> None:
+def _sessions_must_end(user_ids: list, reason: str) -> None:
     if not sessions_must_end.has_listeners(User):  # never a password set without its rule
         raise RuntimeError("accounts.services is not connected to sessions_must_end")
-    sessions_must_end.send(sender=User, users=users, reason=reason)
+    if user_ids:
+        sessions_must_end.send(sender=User, user_ids=user_ids, reason=reason)
 
 
 class UserQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
-        """QuerySet.update, under the password rule too: setting `password` or `is_active=False`
-        revokes the sessions of the users it changes, in the same transaction."""
-        reason = (
-            Session.EndReason.PASSWORD_CHANGED
-            if "password" in kwargs
-            else Session.EndReason.USER_DISABLED
-            if kwargs.get("is_active") is False
-            else None
-        )
-        if reason is None:
+        """QuerySet.update (and so bulk_update), under the password rule too: setting `password`
+        ends the sessions of every user it changes; setting `is_active` (to any value or
+        expression) ends the sessions of those it leaves inactive. The users are locked first,
+        and only they are updated, in the same transaction: a user who starts matching the
+        filter meanwhile is not changed behind the rule's back."""
+        if "password" not in kwargs and "is_active" not in kwargs:
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
-            pks = list(self.values_list("pk", flat=True))
-            updated = super().update(**kwargs)
-            _sessions_must_end(User.objects.filter(pk__in=pks), reason)
+            pks = list(self.select_for_update().values_list("pk", flat=True))
+            locked = models.QuerySet(self.model, using=self.db).filter(pk__in=pks)
+            updated = locked.update(**kwargs)
+            if "password" in kwargs:
+                _sessions_must_end(pks, Session.EndReason.PASSWORD_CHANGED)
+            else:
+                inactive = list(locked.filter(is_active=False).values_list("pk", flat=True))
+                _sessions_must_end(inactive, Session.EndReason.USER_DISABLED)
         return updated
 
 
@@ -112,9 +114,9 @@ class User(AbstractUser):
         with transaction.atomic():
             super().save(*args, **kwargs)
             if password_set:
-                _sessions_must_end(User.objects.filter(pk=self.pk), Session.EndReason.PASSWORD_CHANGED)
+                _sessions_must_end([self.pk], Session.EndReason.PASSWORD_CHANGED)
             elif not self.is_active:
-                _sessions_must_end(User.objects.filter(pk=self.pk), Session.EndReason.USER_DISABLED)
+                _sessions_must_end([self.pk], Session.EndReason.USER_DISABLED)
         self._unusable_password_set = False
 
 
@@ -185,9 +187,9 @@ class SessionQuerySet(models.QuerySet):
 class Session(models.Model):
     """A refresh family: one login and every token rotated from it (the tokens' `sid`).
 
-    `newest_record` is the record of the family's newest refresh token (simplejwt's blacklist
-    app's OutstandingToken); the ones it replaced are marked spent by a `BlacklistedToken`. The session is active until it is
-    revoked, reaches `expires_at` (absolute end), or its newest refresh token expires (idle end).
+    `newest_record` is the record of the family's newest refresh token; the ones it replaced are
+    marked spent (accounts.refresh_records). The session is active until it is revoked, reaches
+    `expires_at` (absolute end), or its newest refresh token expires (idle end).
     """
 
     class EndReason(models.TextChoices):

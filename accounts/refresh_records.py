@@ -223,7 +223,7 @@ def _advance_postgresql(connection, record, move, where, parent_id, spent_at) ->
         if moved_id is None:
             if successor_id is not None and connection.get_autocommit():
                 # Revoked between the statement's check and its update: undo the record.
-                cursor.execute("DELETE FROM token_blacklist_outstandingtoken WHERE id = %s", [successor_id])
+                cursor.execute(DELETE_SUCCESSOR, [successor_id])
             raise _NotMoved
     return moved_id
 
@@ -273,6 +273,8 @@ MOVE_SESSION = (
     "WHERE id = %s AND newest_record_id = %s AND revoked_at IS NULL"
 )
 MARK_SPENT = "INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at) VALUES (%s, %s)"
+# PostgreSQL: undo a successor recorded for a session revoked meanwhile.
+DELETE_SUCCESSOR = "DELETE FROM token_blacklist_outstandingtoken WHERE id = %s"
 
 
 FOR_TOKEN_STATEMENT = "accounts_session_for_token"

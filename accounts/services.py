@@ -284,15 +284,10 @@ def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
     return _revoke(sessions, reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now, user=user.pk, always=True)
 
 
-def user_sessions_revoke(*, user: User, reason: str, now: datetime | None = None) -> int:
-    """Revoke every session of `user` for `reason` (its password was set, it was disabled)."""
-    return _revoke(Session.objects.filter(user=user), reason=reason, now=now, user=user.pk)
-
-
-def sessions_must_end(sender, *, users: "QuerySet[User]", reason: str, **kwargs) -> None:
+def sessions_must_end(sender, *, user_ids: list, reason: str, **kwargs) -> None:
     """The receiver of accounts.models.sessions_must_end (the password rule): revoke every
-    session of `users` for `reason`, each user's with its audit event."""
-    for pk in users.values_list("pk", flat=True):
+    session of the users `user_ids` for `reason`, each user's with its audit event."""
+    for pk in user_ids:
         _revoke(Session.objects.filter(user_id=pk), reason=reason, now=None, user=pk)
 
 

@@ -17,6 +17,7 @@ STATEMENTS = {
     "RECORD_SUCCESSOR": refresh_records.RECORD_SUCCESSOR,
     "MOVE_SESSION": refresh_records.MOVE_SESSION,
     "MARK_SPENT": refresh_records.MARK_SPENT,
+    "DELETE_SUCCESSOR": refresh_records.DELETE_SUCCESSOR,
 }
 
 
@@ -37,6 +38,13 @@ def test_the_hand_written_statements_name_simplejwts_tables_and_columns(name):
         assert table in tables | {"successor", "moved"}, table
     for assignment in re.findall(r"SET (.*?)(?:\n| FROM| WHERE)", sql):
         assert {part.split("=")[0].strip() for part in assignment.split(",")} <= columns_of(Session)
+    # Every column a condition or a RETURNING names, qualified or not, is one of those tables'.
+    every_column = columns_of(OutstandingToken) | columns_of(BlacklistedToken) | columns_of(Session)
+    for condition in re.findall(r"(?:WHERE|AND|RETURNING) ([\w.]+)(?= =| IS|\n|$)", sql):
+        table, _, column = condition.rpartition(".")
+        if table in ("successor", "moved"):
+            continue
+        assert column in (columns_of(Session) if table == Session._meta.db_table else every_column), condition
 
 
 def test_the_spent_mark_is_one_row_per_record_and_the_record_table_is_simplejwts():

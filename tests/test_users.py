@@ -5,6 +5,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import IntegrityError, transaction
+from django.db.models import Value
 
 from accounts import services
 from accounts.callers import Caller
@@ -166,3 +167,33 @@ def test_a_queryset_update_of_other_fields_revokes_nothing(login, user):
     User.objects.filter(pk=user.pk).update(full_name="Renamed", is_active=True)
 
     assert Session.objects.get().revoked_at is None
+
+
+@pytest.mark.parametrize(
+    "disable",
+    [
+        pytest.param(lambda users: users.update(is_active=0), id="update(is_active=0)"),
+        pytest.param(lambda users: users.update(is_active=Value(False)), id="an expression"),
+        pytest.param(
+            lambda users: User.objects.bulk_update(
+                [setattr(u, "is_active", False) or u for u in users], ["is_active"]
+            ),
+            id="bulk_update",
+        ),
+    ],
+)
+def test_every_way_of_disabling_users_in_bulk_revokes_their_sessions(login, user, disable):
+    login(user)
+
+    disable(User.objects.filter(pk=user.pk))
+
+    assert Session.objects.get().end_reason == Session.EndReason.USER_DISABLED
+
+
+def test_a_bulk_update_of_passwords_revokes_those_users_sessions(login, user):
+    login(user)
+    user.password = PBKDF2PasswordHasher().encode("new pass", "salt")
+
+    User.objects.bulk_update([user], ["password"])
+
+    assert Session.objects.get().end_reason == Session.EndReason.PASSWORD_CHANGED
