@@ -18,8 +18,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# The checkout's environment file: settings read it unless DJANGO_DEBUG=0 is set, so the README's
-# commands (manage.py create_client, ...) work without a DJANGO_DEBUG=1 prefix. Yours once written.
+# The checkout's environment file: manage.py's commands read it (never when DJANGO_DEBUG=0 is set;
+# servers never do), so the README's commands (manage.py create_client, ...) work without a
+# DJANGO_DEBUG=1 prefix. Yours once written.
 .env:
 	printf '%s\n' '# Development settings of this checkout, read by authproject/settings.py' \
 	  '# (never when DJANGO_DEBUG=0 is set; the environment wins). See the README: Configuration.' \

@@ -14,7 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 
-from accounts import refresh_records, services
+from accounts import clock, refresh_records, services
 from accounts.keys import ring
 from accounts.models import Client, LinkedIdentity, Session, SigningKey, User
 from accounts.oauth import clients
@@ -262,7 +262,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def state(self, key: SigningKey) -> str:
         if key.compromised_at is not None:
             return "compromised"
-        now = timezone.now()
+        now = clock.now()
         if key.activates_at > now:
             return "pending"
         trusted = list(SigningKey.objects.filter(algorithm=key.algorithm, compromised_at__isnull=True))

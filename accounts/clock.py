@@ -1,6 +1,7 @@
 """The service's clock: the one place the rules read the time.
 
-Production code reads the time here, and nowhere else:
+The service's rules read the time here (PyJWT's own `exp` and `iat` checks read the real time,
+so a test that moves this clock does not expire a token or make a new one acceptable early):
 
     from accounts import clock
 

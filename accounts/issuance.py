@@ -8,8 +8,12 @@ grants and the services never name them:
 - `register_response(fn)`: `fn(issue) -> dict` of fields added to the token response (the OpenID
   Connect package's `id_token`, accounts.oidc.idtokens).
 
-An access token need not belong to a person's session: `Issue.session` is None for a token a
-client gets for itself (the subject is then the client).
+Extensions add names of their own: one that would replace a claim or field of this service
+(`RESERVED_CLAIMS`, `RESERVED_FIELDS`) is a programming error, refused with ValueError.
+
+Issuing needs no person's session: `session` may be None for a token a client gets for itself
+(the subject is then the client). Such a token carries no `sid`; verifying it is the business of
+the grant that issues it (AccessToken.verify, today, requires a session's `sid`).
 """
 
 import uuid
@@ -45,6 +49,21 @@ class IssuedTokens:
     scope: str | None = None  # named in the response (a client's session: maybe narrowed)
     extra: dict = field(default_factory=dict)  # the extensions' fields (id_token, ...)
 
+
+RESERVED_CLAIMS = frozenset(
+    {"token_type", "exp", "iat", "jti", "sub", "sid", "iss", "aud", "client_id", "scope"}
+)
+RESERVED_FIELDS = frozenset(
+    {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+        "scope",
+        "issued_token_type",
+    }
+)
 
 Extension = Callable[[Issue], dict]
 _claims: list[Extension] = []
@@ -95,7 +114,7 @@ def issue(
         if scope:
             claims["scope"] = scope
     for extension in _claims:
-        claims.update(extension(what))
+        claims.update(_own_names(extension(what), RESERVED_CLAIMS, extension))
     access = AccessToken.issue(
         session_id=str(session.pk) if session is not None else None,
         subject=subject,
@@ -106,7 +125,7 @@ def issue(
     )
     extra: dict = {}
     for extension in _response:
-        extra.update(extension(what))
+        extra.update(_own_names(extension(what), RESERVED_FIELDS, extension))
     return IssuedTokens(
         access_token=str(access),
         expires_in=access.expires_in,
@@ -118,3 +137,10 @@ def issue(
         scope=scope if scope_in_response else None,
         extra=extra,
     )
+
+
+def _own_names(added: dict, reserved: frozenset, extension: Extension) -> dict:
+    taken = reserved & set(added)
+    if taken:
+        raise ValueError(f"{extension!r} would replace {sorted(taken)}: extensions add names of their own")
+    return added

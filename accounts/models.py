@@ -37,8 +37,13 @@ class UserQuerySet(models.QuerySet):
         if "password" not in kwargs and "is_active" not in kwargs:
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
-            pks = list(self.select_for_update().values_list("pk", flat=True))
-            locked = models.QuerySet(self.model, using=self.db).filter(pk__in=pks)
+            # Locked through a plain query of their own ids (a filter with DISTINCT or an outer
+            # join cannot be locked directly on PostgreSQL).
+            users = models.QuerySet(self.model, using=self.db)
+            pks = list(
+                users.filter(pk__in=self.values("pk")).select_for_update().values_list("pk", flat=True)
+            )
+            locked = users.filter(pk__in=pks)
             updated = locked.update(**kwargs)
             if "password" in kwargs:
                 _sessions_must_end(pks, Session.EndReason.PASSWORD_CHANGED)

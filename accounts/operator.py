@@ -12,13 +12,14 @@ from django.db import DatabaseError, IntegrityError
 MIGRATE_COMMAND = "python manage.py migrate"
 
 
-def one_line(exc: BaseException) -> str | None:
-    """The line for `exc` when it is an operator's mistake; None for anything else."""
+def one_line(exc: BaseException, *, command: str | None = None) -> str | None:
+    """The line for `exc` when it is an operator's mistake; None for anything else. A database
+    error of `migrate` itself is never explained away as pending migrations."""
     if isinstance(exc, ImproperlyConfigured):
         return f"configuration: {exc}"
     if isinstance(exc, SystemCheckError):
         return " ".join(str(exc).split())
-    if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError):
+    if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError) and command != "migrate":
         return _database_problem(exc)
     return None
 
@@ -26,13 +27,16 @@ def one_line(exc: BaseException) -> str | None:
 def _database_problem(exc: DatabaseError) -> str | None:
     from accounts.health import pending_migrations
 
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     try:
         pending = pending_migrations()
     except DatabaseError:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"the database (DATABASE_URL) does not answer: {first}"
     if pending:
-        return f"the database is not migrated ({len(pending)} migration(s) pending): run `{MIGRATE_COMMAND}` first."
+        return (
+            f"the database is not migrated ({len(pending)} migration(s) pending): "
+            f"run `{MIGRATE_COMMAND}` first ({first})."
+        )
     return None
 
 

@@ -311,35 +311,38 @@ def admin_sessions_revoke(*, sessions: "QuerySet[Session]", now: datetime | None
 
 
 def clients_disable(*, clients: "QuerySet[Client]", now: datetime | None = None) -> int:
-    """Disable the active ones of `clients` and revoke their sessions (their tokens stop at once):
-    the one path of every disabling (the admin's list action and its client page), with its
-    audit event; return how many were disabled."""
+    """Disable `clients` and revoke their sessions (their tokens stop at once): the one path of
+    every disabling (the admin's list action and its client page), with an audit event for each
+    client it disabled; return how many it disabled. A client already inactive (disabled by
+    another path) has its sessions revoked too, so re-enabling it never brings them back."""
     with transaction.atomic():
-        disabling = list(clients.filter(is_active=True).values_list("pk", flat=True))
+        pks = list(clients.values_list("pk", flat=True))
+        disabling = list(Client.objects.filter(pk__in=pks, is_active=True).values_list("pk", flat=True))
         disabled = Client.objects.filter(pk__in=disabling, is_active=True).update(is_active=False)
         for client_id in disabling:
             audit.event("client disabled", client=client_id)
-        _revoke(Session.objects.filter(client__in=disabling), reason=Session.EndReason.ADMIN, now=now)
+        _revoke(Session.objects.filter(client__in=pks), reason=Session.EndReason.ADMIN, now=now)
     return disabled
 
 
 def clients_delete(*, clients: "QuerySet[Client]", now: datetime | None = None) -> int:
-    """Delete `clients` on an administrator's order: disabled first (their sessions revoked,
-    with the audit events), then deleted with their sessions; return how many were deleted."""
+    """Delete `clients` on an administrator's order: disabled first and their sessions deleted
+    through admin_sessions_delete (with the audit events), then the clients; return how many."""
     with transaction.atomic():
         pks = list(clients.values_list("pk", flat=True))
         clients_disable(clients=Client.objects.filter(pk__in=pks), now=now)
-        _revoke(Session.objects.filter(client__in=pks), reason=Session.EndReason.ADMIN, now=now)
+        admin_sessions_delete(sessions=Session.objects.filter(client__in=pks), now=now)
         return Client.objects.filter(pk__in=pks).delete()[1].get(Client._meta.label, 0)
 
 
 def admin_sessions_delete(*, sessions: "QuerySet[Session]", now: datetime | None = None) -> int:
     """Delete `sessions` on an administrator's order: revoked first (their audit event), then
     deleted (their refresh token records stay until cleanup_tokens removes them past their
-    expiry); return how many were deleted."""
+    expiry); return how many were deleted. The sessions are taken before the revocation, which
+    could take them out of a filter on their status."""
     with transaction.atomic():
-        admin_sessions_revoke(sessions=sessions, now=now)
         pks = list(sessions.values_list("pk", flat=True))
+        admin_sessions_revoke(sessions=Session.objects.filter(pk__in=pks), now=now)
         for pk in pks:
             audit.event("session deleted", sid=pk)
         deleted = Session.objects.filter(pk__in=pks).delete()[1].get(Session._meta.label, 0)

@@ -53,14 +53,15 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 def read_env_file() -> None:
-    """The checkout's environment file (`.env`, which `make run` writes with DJANGO_DEBUG=1), read
-    as defaults for the variables the environment does not set, so a command in a checkout
-    needs no prefix. Never when the environment sets DJANGO_DEBUG to a false value (production);
-    DJANGO_ENV_FILE names another file, or none when empty (make test's hermetic runs)."""
+    """The environment file DJANGO_ENV_FILE names, read as defaults for the variables the
+    environment does not set. manage.py names the checkout's `.env` (which `make setup` writes
+    with DJANGO_DEBUG=1), so a command in a checkout needs no prefix; a server (gunicorn, the
+    WSGI and ASGI applications) and the test suite read no file unless DJANGO_ENV_FILE is set.
+    Never read when the environment sets DJANGO_DEBUG to a false value (production)."""
     debug = os.environ.get("DJANGO_DEBUG")
     if debug is not None and debug.strip().lower() in _FALSE:
         return
-    path = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
+    path = os.environ.get("DJANGO_ENV_FILE", "")
     if not path:
         return
     for name, value in dotenv_values(path).items():

@@ -214,6 +214,7 @@ def other_process_environment(**extra) -> dict[str, str]:
         "DATABASE_URL": database_url_for_other_processes(),
         "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
         "DJANGO_DEBUG": "0",
+        "DJANGO_ENV_FILE": "",  # never the developer's .env (a server a test starts with DJANGO_DEBUG=1)
         "TOKEN_ISSUER": LIVE_ISSUER,
         **through_pgbouncer(),
         **{key: str(value) for key, value in extra.items()},

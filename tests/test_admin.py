@@ -371,3 +371,16 @@ def test_deleting_sessions_by_the_list_action_goes_through_the_service_too(admin
     deleted = {r.audit["sid"] for r in caplog.records if r.getMessage() == "session deleted"}
     assert deleted == pks
     assert not Session.objects.exists()
+
+
+def test_deleting_sessions_listed_under_the_active_filter_deletes_them(admin_client, login, user, caplog):
+    login(user)
+    pk = Session.objects.get().pk
+
+    admin_client.post(
+        "/admin/accounts/session/?status=active",
+        {"action": "delete_selected", "_selected_action": [str(pk)], "post": "yes"},
+    )
+
+    assert not Session.objects.exists()
+    assert [r.audit["sid"] for r in caplog.records if r.getMessage() == "session deleted"] == [pk]

@@ -1,5 +1,6 @@
-"""The checkout's environment file (.env, written by `make run`): read as defaults by the settings
-in development, so the README's commands need no DJANGO_DEBUG=1 prefix; never in production."""
+"""The checkout's environment file (.env, written by `make setup`): read as defaults by manage.py's
+commands in development, so the README's commands need no DJANGO_DEBUG=1 prefix; never by a
+server, never in production."""
 
 import os
 import subprocess
@@ -84,3 +85,43 @@ def test_make_run_writes_the_env_file_once_and_git_ignores_it(tmp_path):
     assert "SESSIONS_PER_USER_MAX=7" in (checkout / ".env").read_text()  # the developer's edits stay
     ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=PROJECT)
     assert ignored.returncode == 0
+
+
+def test_a_server_never_reads_the_checkouts_env_file():
+    """gunicorn and the WSGI application name no file: a checkout's DJANGO_DEBUG=1 (and its public
+    development secret key) can never reach a server started without DJANGO_DEBUG=0."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TOKEN_", "SESSIONS_"))}
+    # (make test runs in a checkout whose .env, written by make setup, says DJANGO_DEBUG=1.)
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import authproject.wsgi"],
+        cwd=PROJECT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_manage_py_names_the_checkouts_env_file():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "import os; print(os.environ['DJANGO_ENV_FILE'])",
+        ],
+        cwd=PROJECT,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_ENV_FILE"} | {"DJANGO_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip() == str(PROJECT / ".env")

@@ -175,7 +175,10 @@ def test_a_management_command_before_migrate_says_to_run_migrate_in_one_line(tmp
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("manage.py: the database is not migrated (")
-    assert line.endswith("migration(s) pending): run `python manage.py migrate` first.")
+    assert (
+        "migration(s) pending): run `python manage.py migrate` first (no such table: accounts_client)."
+        in line
+    )
     assert "Traceback" not in result.stderr
 
 

@@ -207,3 +207,17 @@ def test_without_extensions_a_login_answers_the_contracts_fields_only(login, use
         "refresh_token",
         "refresh_expires_in",
     }
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        pytest.param({"claims": lambda issue: {"sub": "someone else"}}, id="a claim"),
+        pytest.param({"response": lambda issue: {"access_token": "x"}}, id="a response field"),
+    ],
+)
+def test_an_issuance_extension_cannot_replace_the_services_own_names(extension, login, user, added):
+    extension(**added)
+
+    with pytest.raises(ValueError, match="extensions add names of their own"):
+        login(user)

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Case, F, Value, When
-from django.utils import timezone
 
+from accounts import clock
 from accounts.models import ThrottleCounter
 
 
@@ -31,7 +31,7 @@ class Count:
 
 def increment(name: str, *, window: int, now: datetime | None = None) -> Count:
     """Add one to the counter `name` (a new window starts when the last one has passed)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     key = _key(name)
     if settings.REDIS_URL:
         return _redis_increment(key, window=window, now=now)
@@ -54,7 +54,7 @@ def increment(name: str, *, window: int, now: datetime | None = None) -> Count:
 
 def current(name: str, *, window: int, now: datetime | None = None) -> Count:
     """The counter `name` in its current window (0 when there is none)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     key = _key(name)
     if settings.REDIS_URL:
         client, redis_key = _redis(key)
@@ -79,7 +79,7 @@ def clear(name: str) -> None:
 
 def delete_expired(*, older_than: int, now: datetime | None = None) -> int:
     """Delete database counters whose window started more than `older_than` seconds ago."""
-    now = now or timezone.now()
+    now = now or clock.now()
     deleted, _ = ThrottleCounter.objects.filter(
         window_start__lte=now - timedelta(seconds=older_than)
     ).delete()

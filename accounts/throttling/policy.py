@@ -20,9 +20,8 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, clock
 from accounts.callers import Caller
 from accounts.errors import TooManyAttempts
 from accounts.throttling import counters
@@ -47,7 +46,7 @@ def sign_in_attempt(*, caller: Caller, username: str, now: datetime | None = Non
     is blocked. Counting before the check means that concurrent guesses cannot slip past the
     limit; a success clears the count again (`sign_in_succeeded`).
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     bucket = address_bucket(caller.ip_address)
     if bucket is None:
         logger.warning(

@@ -474,3 +474,16 @@ def test_deleting_a_client_in_the_admin_revokes_its_sessions_with_their_audit_ev
     events = [record.getMessage() for record in caplog.records if record.name == "accounts.audit"]
     assert {"client disabled", "session revoked"} <= set(events)
     assert token_checks(tokens)["users/me"] == HTTPStatus.UNAUTHORIZED
+
+
+def test_disabling_a_client_already_off_revokes_its_sessions_so_enabling_it_brings_none_back(
+    oauth_admin_client, tokens_of_a_first_party_client, token_checks
+):
+    tokens, client = tokens_of_a_first_party_client
+    Client.objects.filter(pk=client.pk).update(is_active=False)  # off by another path
+
+    oauth_admin_client.post("/admin/accounts/client/", {"action": "disable", "_selected_action": [client.pk]})
+    Client.objects.filter(pk=client.pk).update(is_active=True)
+
+    assert Session.objects.get(client=client).end_reason == Session.EndReason.ADMIN
+    assert token_checks(tokens)["users/me"] == HTTPStatus.UNAUTHORIZED

@@ -15,9 +15,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from accounts import refresh_records
+from accounts import clock, refresh_records
 from accounts.federation import exchange
 from accounts.keys import lifecycle
 from accounts.oauth import codes
@@ -33,7 +32,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        now = timezone.now()
+        now = clock.now()
         expired = refresh_records.delete_expired(now=now, batch=BATCH)
         spent_before = now - timedelta(seconds=settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)
         spent = refresh_records.delete_spent(spent_before=spent_before, batch=BATCH)
