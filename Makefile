@@ -31,6 +31,9 @@ setup: $(VENV)/.installed .env
 	$(PY) manage.py seed_demo_users
 
 run: setup
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops it)."
+	@echo "  API documentation: http://127.0.0.1:8000/docs/  (Authorize, then sign in as johndoe / secret)"
+	@echo "  Admin: http://127.0.0.1:8000/admin/  (make superuser creates its first administrator)"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup $(VENV)/.installed-dev

@@ -121,7 +121,7 @@ def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
         assert f"\n{tool}==" not in f"\n{installed}", f"{tool} installed on a production host"
 
 
-def test_make_superuser_creates_the_first_administrator(fresh_clone):
+def test_make_superuser_creates_the_first_administrator_and_make_run_says_where_to_start(fresh_clone):
     child = pexpect.spawn(
         "make",
         ["superuser"],
@@ -136,3 +136,21 @@ def test_make_superuser_creates_the_first_administrator(fresh_clone):
 
     assert child.exitstatus == 0
     assert is_superuser(fresh_clone / "db.sqlite3", "dev-admin")
+
+    # Then `make run`, as the README's first command: it says where to start and serves with the
+    # checkout's .env (DJANGO_DEBUG=1 for manage.py), written by the set-up.
+    server = pexpect.spawn(
+        "make",
+        ["run"],
+        cwd=str(fresh_clone),
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+        encoding="utf-8",
+        timeout=120,
+    )
+    try:
+        server.expect(re.escape("API documentation: http://127.0.0.1:8000/docs/"))
+        server.expect(re.escape("sign in as johndoe / secret"))
+        server.expect("Starting development server|Error: That port is already in use")
+    finally:
+        server.terminate(force=True)
+    assert "DJANGO_DEBUG=1" in (fresh_clone / ".env").read_text().splitlines()
