@@ -19,11 +19,20 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def readme_environment_file() -> dict[str, str]:
-    """The variables of the README's Deploy section, as documented."""
+    """The variables of the README's Deploy section, read as systemd's EnvironmentFile= reads
+    them: a line starting with # is a comment, any other is NAME=value, the value being the
+    whole rest of the line (so an inline comment would become part of the value)."""
     text = (PROJECT / "README.md").read_text()
-    block = text[text.index("## Deploy") :].split("```sh\n", 1)[1].split("```", 1)[0]
-    pairs = (line.split("#", 1)[0].strip() for line in block.splitlines())
-    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+    deploy = text[text.index("## Deploy") :]
+    block = next(b for b in deploy.split("```sh\n")[1:] if b.startswith("DJANGO_DEBUG=0")).split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_the_readme_environment_file_works_as_systemds_environmentfile():
+    for name, value in readme_environment_file().items():
+        assert "#" not in value, f"{name}: an inline comment would be part of the value"
+        assert value == value.strip(), f"{name}: spaces around the value"
 
 
 PRODUCTION = {

@@ -71,7 +71,10 @@ def is_superuser(database: Path, username: str) -> bool:
 
 def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
     deploy = section("## Deploy (gunicorn + PostgreSQL)")
-    env_block, steps, health_check = sh_blocks(deploy)[:3]
+    blocks = sh_blocks(deploy)
+    env_block = next(block for block in blocks if block.startswith("DJANGO_DEBUG=0"))
+    steps = next(block for block in blocks if "gunicorn -c gunicorn.conf.py" in block)
+    health_check = next(block for block in blocks if "/healthz" in block)
     env_file = tmp_path / "authproject.env"
     database = tmp_path / "db.sqlite3"
     variables = env_block.replace("DJANGO_SECRET_KEY=...", f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}")
