@@ -71,3 +71,47 @@ def test_the_readme_authorization_walkthrough_behaves_as_the_contract_says(
         assert position < len(lines), f"{expected!r} missing (in order) from:\n{result.stdout}"
         position += 1
     assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in result.stdout
+
+
+OIDC_SECTION = "### The endpoints with curl"
+
+
+def openid_connect_walkthrough_script(base_url: str) -> str:
+    """The command-line walk-through, then the OpenID Connect section's sh block, in one shell
+    (as the README says to run it)."""
+    text = README.read_text()
+    start = text.index(OIDC_SECTION)
+    end = text.find("\n### ", start + len(OIDC_SECTION))
+    blocks = re.findall(r"```sh\n(.*?)```", text[start:end], re.S)
+    assert len(blocks) == 1, f"expected one sh block in {OIDC_SECTION!r}, found {len(blocks)}"
+    return authorization_walkthrough_script(base_url) + "\n" + blocks[0]
+
+
+def test_the_readme_openid_connect_walkthrough_defines_what_it_uses_and_behaves_as_written(
+    live_service, server_password_hashers
+):
+    call_command("seed_demo_users")
+    base_url = live_service()
+
+    result = subprocess.run(
+        ["bash", "-c", openid_connect_walkthrough_script(base_url)],
+        cwd=README.parent,
+        env=other_process_environment(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert '"userinfo_endpoint":' in out  # discovery
+    assert '"keys":' in out  # the JWKS
+    userinfo = [line for line in out.splitlines() if line.startswith('{"sub":')]
+    assert len(userinfo) == 2  # GET and POST /userinfo
+    assert all('"email":"johndoe@example.com"' in line for line in userinfo)
+    assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
+    assert '"active":true' in out
+    assert '"scope":"openid profile email"' in out
+    assert "HTTP/1.1 303 See Other" in out
+    assert "Location: https://app.example.com/signed-out?state=af0ifjsldkj" in out
+    assert out.count('{"active":false}') == 2  # garbage, then the access token of the ended session
