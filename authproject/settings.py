@@ -125,6 +125,14 @@ MIDDLEWARE = [
     "accounts.middleware.FrameAncestorsMiddleware",
 ]
 
+# The service's name and logo on every page for people (sign-in, consent, sign-out, errors).
+SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "authproject"
+SERVICE_LOGO_URL = os.environ.get("SERVICE_LOGO_URL", "").strip()
+if SERVICE_LOGO_URL and not SERVICE_LOGO_URL.startswith(("https://", "http://", "/")):
+    raise ImproperlyConfigured(
+        f"SERVICE_LOGO_URL must be an http(s) URL or a path on this service, not {SERVICE_LOGO_URL!r}"
+    )
+
 ROOT_URLCONF = "authproject.urls"
 WSGI_APPLICATION = "authproject.wsgi.application"
 ASGI_APPLICATION = "authproject.asgi.application"
@@ -132,13 +140,16 @@ ASGI_APPLICATION = "authproject.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # DJANGO_TEMPLATES_DIR: an operator's own templates, found before the service's own
+        # (oauth/base.html, oauth/sign_in.html, ...): the Django way to restyle the pages.
+        "DIRS": [os.environ["DJANGO_TEMPLATES_DIR"]] if os.environ.get("DJANGO_TEMPLATES_DIR") else [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.service",
             ],
         },
     },

@@ -24,7 +24,7 @@ from accounts.oauth import authorize, clients
 from accounts.responses import SeeOther
 from accounts.signin import methods, pages, state
 
-OWN_FORM_FIELDS = ("username", "password", "allow", "deny", "csrfmiddlewaretoken")
+OWN_FORM_FIELDS = ("username", "password", "allow", "deny", "switch", "csrfmiddlewaretoken")
 
 
 class SeeOtherToClient(SeeOther):
@@ -48,7 +48,9 @@ class AuthorizeView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         values = {name: request.POST.getlist(name) for name in request.POST}
-        if any(name in values for name in ("username", "allow", "deny")):  # our own form: CSRF first
+        if any(
+            name in values for name in ("username", "allow", "deny", "switch")
+        ):  # our own form: CSRF first
             return csrf_protect(lambda request: self.handle(request, values, submitted=True))(request)
         return self.handle(request, values)
 
@@ -68,6 +70,9 @@ class AuthorizeView(View):
             (name, value) for name, sent in values.items() if name not in OWN_FORM_FIELDS for value in sent
         ]
         signed_in, just_signed_in = state.signed_in(request), False
+        if submitted and "switch" in values:  # "Not you?" on the consent page: sign out, sign in again
+            state.sign_out(request)
+            signed_in = None
         if submitted and "username" in values:
             form = methods.PasswordForm(request, data=request.POST)
             proof = methods.password(form)

@@ -37,7 +37,9 @@ def first_party_app(oauth_client_factory):
 
 def provider_link(page) -> str:
     """The href of the sign-in page's "Sign in with Google" link."""
-    match = re.search(r'<a href="([^"]+)">Sign in with Google</a>', page.content.decode())
+    match = re.search(
+        r'<a class="button provider" href="([^"]+)">Sign in with Google</a>', page.content.decode()
+    )
     assert match, page.content.decode()
     return html.unescape(match.group(1))
 

@@ -1260,3 +1260,35 @@ def test_parse_raises_the_oauth_error_classes_of_the_token_endpoint(third_party)
     with pytest.raises(UntrustedRedirect) as untrusted:
         parsed_request(third_party, redirect_uri="https://evil.example/cb")
     assert untrusted.value.body()["error"] == "invalid_request"  # as JSON, where JSON is answered
+
+
+# --- "Not you?" on the consent page ---------------------------------------------------------------
+
+
+def test_not_you_on_the_consent_page_signs_out_and_asks_to_sign_in_for_the_same_request(
+    client, third_party, sign_in_on_the_page, user, authorize
+):
+    params = authorization_parameters(third_party)
+    consent = sign_in_on_the_page(params, user)
+    assert is_consent_page(consent)
+    assert "Sign in as someone else" in consent.text
+
+    answer = submit_page_form(client, consent, press="switch")
+
+    assert answer.status_code == HTTPStatus.OK
+    assert is_sign_in_page(answer)
+    assert "_auth_user_id" not in client.session  # signed out
+    assert dict(page_form(answer).hidden)["client_id"] == third_party.client_id  # the same request
+    assert not AuthorizationCode.objects.exists()
+    assert not Consent.objects.exists()
+
+
+def test_not_you_needs_the_pages_csrf_token(third_party, sign_in_on_the_page, user):
+    browser = BrowserClient(enforce_csrf_checks=True)
+    params = authorization_parameters(third_party)
+    sign_in_on_the_page(params, user, browser=browser)
+
+    answer = browser.post("/authorize", {**params, "switch": "switch"})
+
+    assert answer.status_code == HTTPStatus.FORBIDDEN
+    assert "_auth_user_id" in browser.session  # still signed in
