@@ -6,8 +6,10 @@ kept as a screenshot under var/test-artifacts/pages/ (a regression is seen by lo
 and one session's page, against gunicorn with the demo data of `make run`.
 """
 
+import re
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
@@ -16,7 +18,12 @@ from playwright.sync_api import sync_playwright
 from accounts import services
 from accounts.callers import Caller
 from accounts.models import Session, User
-from tests.oauth.conftest import issuer_service  # noqa: F401 (a fixture of tests/oauth)
+from accounts.oauth.clients import Registration, register
+from tests.oauth.conftest import (
+    RegisteredClient,
+    authorization_parameters,
+    issuer_service,  # noqa: F401 (a fixture of tests/oauth)
+)
 from tests.oauth.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
@@ -111,3 +118,86 @@ def test_the_pages_render_without_errors_and_are_kept_as_screenshots(served):
     assert title.startswith("johndoe since ")
     assert "client_secret" not in dialog  # the Authorize dialog shows only what its flows use
     assert "demo-docs" in dialog
+
+
+# --- the pages for people, on a phone and on a laptop ----------------------------------------------
+
+WIDTHS = {"phone": 375, "laptop": 1280}
+CONTRAST_OF = """selector => [...document.querySelectorAll(selector)].map(element => {
+  const style = getComputedStyle(element);
+  let background = style.backgroundColor, up = element;
+  while (background === 'rgba(0, 0, 0, 0)' && up.parentElement) {
+    up = up.parentElement; background = getComputedStyle(up).backgroundColor;
+  }
+  return [element.tagName + '.' + element.className, style.color,
+          background === 'rgba(0, 0, 0, 0)' ? 'rgb(255, 255, 255)' : background];
+})"""
+READ = "main p, main label, main li, main h1, header.service .name, button, a.button"
+
+
+def luminance(rgb: str) -> float:
+    """WCAG 2.1's relative luminance of a CSS rgb()/rgba() colour."""
+    red, green, blue = (int(part) / 255 for part in re.findall(r"[0-9.]+", rgb)[:3])
+
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
+
+
+def contrast(foreground: str, background: str) -> float:
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def look(
+    page, served: str, seen: dict, name: str, *, status: int = HTTPStatus.OK, path: str | None = None
+) -> None:
+    """Open `path` (or stay), keep a screenshot, and note the sideways overflow and the colours."""
+    if path is not None:
+        response = page.goto(f"{served}{path}")
+        assert response.status == status, (name, response.status)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(SCREENS / f"{name}-{width}.png"), full_page=True)
+    seen[f"{name} at {width}"] = [
+        page.evaluate("document.documentElement.scrollWidth - window.innerWidth"),
+        page.evaluate(CONTRAST_OF, READ),
+    ]
+
+
+def test_the_pages_for_people_fit_a_phone_and_a_laptop_with_aa_contrast(served):
+    client, _ = register(Registration(name="Photo printer", redirect_uris=("https://print.example.com/cb",)))
+    params = authorization_parameters(RegisteredClient(client=client, secret=None))
+    query = urlencode(params)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, list] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for width in WIDTHS.values():
+                page = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+                look(page, served, seen, "sign-in", path=f"/authorize?{query}")
+                page.get_by_label("Username").fill("johndoe")
+                page.get_by_label("Password").fill("secret")
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_role("button", name="Allow").wait_for()
+                look(page, served, seen, "consent")
+                page.get_by_role("button", name="Sign in as someone else").click()
+                page.get_by_role("button", name="Sign in").wait_for()
+                look(page, served, seen, "sign-out", path="/logout")
+                look(
+                    page,
+                    served,
+                    seen,
+                    "error",
+                    path="/authorize?client_id=nobody",
+                    status=HTTPStatus.BAD_REQUEST,
+                )
+        finally:
+            browser.close()
+
+    for name, (overflow, colours) in seen.items():
+        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
+        assert colours, name
+        for element, foreground, background in colours:
+            assert contrast(foreground, background) >= 4.5, (name, element, foreground, background)
