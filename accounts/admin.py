@@ -6,11 +6,12 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 
@@ -31,6 +32,9 @@ admin.site.site_title = "authproject admin"
 # would skip the session service (no revocation of the session, no audit event).
 admin.site.unregister(token_blacklist_admin.OutstandingToken)
 admin.site.unregister(token_blacklist_admin.BlacklistedToken)
+# Groups are off the index too: nothing of the service is granted by group (staff and superusers
+# are set on the user's page).
+admin.site.unregister(Group)
 
 
 class UserCreationForm(DjangoUserCreationForm):
@@ -49,7 +53,7 @@ class UserChangeForm(DjangoUserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    readonly_fields = ("linked_identities",)
+    readonly_fields = ("linked_identities", "sessions")
     list_display = ("username", "email", "full_name", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("username", "email", "full_name")
@@ -57,11 +61,9 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("full_name", "email", "email_verified")}),
+        ("Sessions", {"fields": ("sessions",)}),
         ("Sign in with Google", {"fields": ("linked_identities",)}),
-        (
-            "Permissions",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
-        ),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -74,6 +76,15 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     actions = ["log_out_everywhere"]
+
+    @admin.display(description="sessions")
+    def sessions(self, user: User) -> str:
+        """How many sessions are active, with a link to the user's sessions (revoke them there)."""
+        if not user.pk:
+            return "-"
+        active = Session.objects.active().filter(user=user).count()
+        url = reverse("admin:accounts_session_changelist") + f"?user__id__exact={user.pk}"
+        return format_html('{} active: <a href="{}">see this user\'s sessions</a>', active, url)
 
     @admin.display(description="linked provider accounts")
     def linked_identities(self, user: User) -> str:
@@ -288,12 +299,23 @@ def _lines(value: str) -> tuple[str, ...]:
 class ClientForm(forms.ModelForm):
     """Redirect URIs and origins one per line, checked by the same rules as create_client."""
 
-    redirect_uris_text = forms.CharField(label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}))
+    redirect_uris_text = forms.CharField(
+        label="Redirect URIs",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One redirect URI per line: https, http on 127.0.0.1 or [::1] (any port matches), "
+        "or a native app's private-use scheme (com.example.app:/callback).",
+    )
     allowed_origins_text = forms.CharField(
-        label="Allowed origins", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label="Allowed origins",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One origin per line (scheme://host[:port]): browsers there may call the token endpoints.",
     )
     post_logout_redirect_uris_text = forms.CharField(
-        label="Post-logout redirect URIs", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label="Post-logout redirect URIs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One URI per line, where /logout may send the browser afterwards.",
     )
 
     class Meta:

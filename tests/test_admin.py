@@ -384,3 +384,23 @@ def test_deleting_sessions_listed_under_the_active_filter_deletes_them(admin_cli
 
     assert not Session.objects.exists()
     assert [r.audit["sid"] for r in caplog.records if r.getMessage() == "session deleted"] == [pk]
+
+
+def test_a_users_page_links_to_their_sessions(admin_client, login, user, user_factory):
+    login(user)
+    login(user)
+    login(user_factory(username="someone-else"))
+
+    page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/").text
+    link = re.search(r"(\d+) active: <a href=\"([^\"]+)\">see this user's sessions</a>", page)
+    listed = shown(admin_client.get(html.unescape(link.group(2))), "user")
+
+    assert link.group(1) == "2"
+    assert set(listed.values()) == {str(user)}
+    assert len(listed) == 2
+
+
+def test_groups_are_off_the_admin_index(admin_client):
+    page = admin_client.get("/admin/").text
+
+    assert "/admin/auth/group/" not in page

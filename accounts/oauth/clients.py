@@ -63,7 +63,14 @@ def check_redirect_uri(uri: str) -> None:
         if not parts.netloc or "@" in parts.netloc:
             raise InvalidRedirectUri(f"{uri!r}: a redirect URI has a host and no userinfo")
         if parts.scheme == "http" and _host(parts.netloc) not in LOOPBACK_HOSTS:
-            raise InvalidRedirectUri(f"{uri!r}: http only on the loopback addresses 127.0.0.1 and [::1]")
+            hint = (
+                f" (use {uri.replace('localhost', '127.0.0.1', 1)!r})"
+                if _host(parts.netloc) == "localhost"
+                else ""
+            )
+            raise InvalidRedirectUri(
+                f"{uri!r}: http only on the loopback addresses 127.0.0.1 and [::1]{hint}"
+            )
         _port(parts.netloc, uri)
         return
     if not is_private_use_scheme(parts.scheme) or parts.netloc:

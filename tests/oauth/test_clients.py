@@ -487,3 +487,36 @@ def test_disabling_a_client_already_off_revokes_its_sessions_so_enabling_it_brin
 
     assert Session.objects.get(client=client).end_reason == Session.EndReason.ADMIN
     assert token_checks(tokens)["users/me"] == HTTPStatus.UNAUTHORIZED
+
+
+def test_a_localhost_redirect_uri_is_refused_with_the_loopback_address_to_use_instead(oauth_admin_client):
+    response = oauth_admin_client.post(
+        "/admin/accounts/client/add/", admin_add_form(redirect_uris_text="http://localhost:8080/cb")
+    )
+
+    assert "use &#x27;http://127.0.0.1:8080/cb&#x27;" in response.text
+    assert "One redirect URI per line" in response.text
+
+
+def test_create_client_help_explains_each_flag():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "create_client", "--help"],
+        cwd=PROJECT,
+        env=other_process_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    text = " ".join(result.stdout.split())
+    for flag in (
+        "--redirect-uri URI",
+        "--confidential",
+        "--first-party",
+        "--allowed-origin ORIGIN",
+        "--post-logout-redirect-uri URI",
+        "--client-id",
+    ):
+        assert flag in text
+    assert "private-use scheme" in text
+    assert "printed once" in text

@@ -11,15 +11,48 @@ class Command(BaseCommand):
     help = "Register an OAuth client; print its client_id and (confidential clients) its secret as JSON."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("name")
-        parser.add_argument("--redirect-uri", action="append", required=True, dest="redirect_uris")
-        parser.add_argument("--confidential", action="store_true", help="a server that keeps a secret")
-        parser.add_argument("--first-party", action="store_true", help="never shown the consent page")
-        parser.add_argument("--allowed-origin", action="append", default=[], dest="allowed_origins")
+        parser.add_argument("name", help="the name people see on the sign-in and consent pages")
         parser.add_argument(
-            "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_redirect_uris"
+            "--redirect-uri",
+            action="append",
+            required=True,
+            dest="redirect_uris",
+            metavar="URI",
+            help="where /authorize may send the code (repeat for several): https, http on 127.0.0.1 or "
+            "[::1] (any port matches), or a native app's private-use scheme (com.example.app:/callback)",
         )
-        parser.add_argument("--client-id", help="choose the client_id (default: random)")
+        parser.add_argument(
+            "--confidential",
+            action="store_true",
+            help="a server that keeps a secret: one is made and printed once (default: a public client, "
+            "PKCE is its proof)",
+        )
+        parser.add_argument(
+            "--first-party",
+            action="store_true",
+            help="one of your own apps: never shown the consent page, its tokens open /users/me/",
+        )
+        parser.add_argument(
+            "--allowed-origin",
+            action="append",
+            default=[],
+            dest="allowed_origins",
+            metavar="ORIGIN",
+            help="a browser origin (scheme://host[:port]) allowed to call /token, /revoke and /userinfo "
+            "with CORS (repeat for several)",
+        )
+        parser.add_argument(
+            "--post-logout-redirect-uri",
+            action="append",
+            default=[],
+            dest="post_logout_redirect_uris",
+            metavar="URI",
+            help="where /logout may send the browser afterwards (repeat for several; same rules as "
+            "--redirect-uri)",
+        )
+        parser.add_argument(
+            "--client-id", help="choose the client_id: 1 to 64 of A-Z a-z 0-9 . _ ~ - (default: random)"
+        )
 
     def handle(self, *args, **options) -> None:
         try:
