@@ -9,6 +9,7 @@ from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
@@ -222,14 +223,21 @@ class SessionAdmin(admin.ModelAdmin):
         ]
 
     def revoke_view(self, request, object_id: str):
-        """POST: revoke this session through the service, then back to its page."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET: ask to confirm; POST: revoke this session through the service, then back to its page."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         if not self.has_revoke_permission(request):
             raise PermissionDenied
         session = self.get_object(request, unquote(object_id))
         if session is None:
             raise Http404("No such session.")
+        if request.method == "GET":
+            context = {
+                **self.admin_site.each_context(request),
+                "session": session,
+                "title": "Revoke the session?",
+            }
+            return TemplateResponse(request, "admin/accounts/session/revoke_confirmation.html", context)
         revoked = services.admin_sessions_revoke(sessions=Session.objects.filter(pk=session.pk))
         message = "Session revoked." if revoked else "The session had already ended."
         self.message_user(request, message, messages.SUCCESS if revoked else messages.INFO)
@@ -353,7 +361,7 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id")
     ordering = ("name",)
     readonly_fields = ("client_id", "created_at")
-    actions = ["disable"]
+    actions = ["disable", "regenerate_secret"]
 
     def get_fields(self, request, obj=None):
         fields = ["name", "confidential", "first_party", "is_active", "redirect_uris_text"]
@@ -374,6 +382,7 @@ class ClientAdmin(admin.ModelAdmin):
             if disabling:
                 services.clients_disable(clients=Client.objects.filter(pk=obj.pk))
                 obj.is_active = False
+            self._warn_on_a_taken_name(request, obj)
             return
         client, secret = clients.register(
             clients.Registration(
@@ -387,6 +396,7 @@ class ClientAdmin(admin.ModelAdmin):
         )
         obj.pk = client.pk
         obj.refresh_from_db()
+        self._warn_on_a_taken_name(request, client)
         if secret:
             self.message_user(
                 request,
@@ -399,6 +409,28 @@ class ClientAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset) -> None:
         services.clients_delete(clients=queryset)
+
+    @admin.action(description="Regenerate the secret (one confidential client; the old one stops at once)")
+    def regenerate_secret(self, request, queryset):
+        chosen = list(queryset[:2])
+        if len(chosen) != 1 or not chosen[0].confidential:
+            self.message_user(request, "Select exactly one confidential client.", messages.ERROR)
+            return
+        secret = clients.new_secret(chosen[0])
+        self.message_user(
+            request,
+            f"Client {chosen[0].client_id} has a new secret, shown only this once: {secret}",
+            messages.WARNING,
+        )
+
+    def _warn_on_a_taken_name(self, request, client: Client) -> None:
+        if Client.objects.filter(name__iexact=client.name).exclude(pk=client.pk).exists():
+            self.message_user(
+                request,
+                f"Another client is also named {client.name!r}: people cannot tell them apart on the "
+                "consent page.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Disable the selected clients (and revoke their sessions)")
     def disable(self, request, queryset):

@@ -301,15 +301,17 @@ def test_the_revoke_button_revokes_through_the_service_with_its_audit_event(
     assert "Revoke this session" not in admin_client.get(response["Location"]).text  # already ended
 
 
-def test_the_revoke_button_needs_a_post_and_the_change_permission(
+def test_the_revoke_button_asks_to_confirm_and_needs_a_post_and_the_change_permission(
     client, admin_client, login, user, user_factory
 ):
     login(user)
     session = Session.objects.get()
-    assert (
-        admin_client.get(f"/admin/accounts/session/{session.pk}/revoke/").status_code
-        == HTTPStatus.METHOD_NOT_ALLOWED
-    )
+    confirmation = admin_client.get(f"/admin/accounts/session/{session.pk}/revoke/")
+    assert confirmation.status_code == HTTPStatus.OK
+    assert "Yes, revoke it" in confirmation.text
+    assert '<form method="post">' in confirmation.text
+    session.refresh_from_db()
+    assert session.revoked_at is None  # asking changes nothing
 
     from django.contrib.auth.models import Permission
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts import audit
 from accounts.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
 from accounts.oauth.models import Client
 
@@ -151,10 +152,12 @@ def register(registration: Registration) -> tuple[Client, str | None]:
 
 
 def new_secret(client: Client) -> str:
-    """Give a confidential client a new secret (the old one stops at once); return it, shown once."""
+    """Give a confidential client a new secret (the old one stops at once), with its audit event;
+    return it, shown once."""
     secret = secrets.token_urlsafe(32)
     Client.objects.filter(pk=client.pk).update(secret_hash=secret_hash(secret))
     client.secret_hash = secret_hash(secret)
+    audit.event("client secret regenerated", client=client.pk)
     return secret
 
 

@@ -520,3 +520,45 @@ def test_create_client_help_explains_each_flag():
         assert flag in text
     assert "private-use scheme" in text
     assert "printed once" in text
+
+
+def test_regenerating_a_secret_in_the_admin_shows_the_new_one_once_and_refuses_the_old_at_once(
+    oauth_admin_client, confidential_oauth_client, caplog
+):
+    client = confidential_oauth_client.client
+
+    response = oauth_admin_client.post(
+        "/admin/accounts/client/",
+        {"action": "regenerate_secret", "_selected_action": [client.pk]},
+        follow=True,
+    )
+
+    (shown,) = [str(m) for m in response.context["messages"] if "shown only this once" in str(m)]
+    secret = re.search(r"shown only this once: (\S+)", shown).group(1)
+    assert client_authenticate(ClientCredentials(client.client_id, secret)).pk == client.pk
+    with pytest.raises(InvalidClient):
+        client_authenticate(ClientCredentials(client.client_id, confidential_oauth_client.secret))
+    assert secret not in oauth_admin_client.get(f"/admin/accounts/client/{client.pk}/change/").text
+    assert [r.audit["client"] for r in caplog.records if r.getMessage() == "client secret regenerated"] == [
+        client.pk
+    ]
+
+
+def test_regenerating_refuses_a_public_client_and_changes_nothing(oauth_admin_client, public_oauth_client):
+    response = oauth_admin_client.post(
+        "/admin/accounts/client/",
+        {"action": "regenerate_secret", "_selected_action": [public_oauth_client.client_id]},
+        follow=True,
+    )
+
+    assert "Select exactly one confidential client." in [str(m) for m in response.context["messages"]]
+    assert Client.objects.get(pk=public_oauth_client.client_id).secret_hash == ""
+
+
+def test_a_client_named_like_another_is_saved_with_a_warning(oauth_admin_client, two_clients):
+    response = oauth_admin_client.post(
+        "/admin/accounts/client/add/", admin_add_form(name="billing PORTAL"), follow=True
+    )
+
+    assert Client.objects.filter(name="billing PORTAL").exists()
+    assert any("Another client is also named" in str(m) for m in response.context["messages"])
