@@ -8,7 +8,15 @@ from rest_framework import renderers
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
     """DRF's page, whose POST form is always the request's; a browser's GET of a POST-only endpoint
     shows that form rather than a 405. Only text/html is rendered here: every other client keeps
-    the endpoint's answers, 405 included."""
+    the endpoint's answers, 405 included. The page names the service (SERVICE_NAME)."""
+
+    template = "accounts/browsable_api.html"
+
+    def get_description(self, view, status_code):
+        # DRF hides the description on a 401; here it is what tells a browser how to get in.
+        if status_code == HTTPStatus.UNAUTHORIZED:
+            return view.get_view_description(html=True)
+        return super().get_description(view, status_code)
 
     def get_rendered_html_form(self, data, view, method, request):
         # DRF binds the form of the request's method to the serializer of the response's data: after

@@ -118,7 +118,11 @@ class TokenView(OAuthEndpoint):
 
 
 class MeView(GenericAPIView):
-    """The signed-in user."""
+    """The signed-in user, for a request with an access token: `Authorization: Bearer <token>`.
+
+    Get one at /login (its page here has the form), or press Authorize on /docs/ and try this
+    endpoint there.
+    """
 
     serializer_class = UserSerializer
     permission_classes = [IsAuthenticated, OwnAccount]

@@ -98,3 +98,17 @@ def test_every_sessions_page_renders_in_a_browser_without_error(client, tokens, 
 
     assert response.status_code in (HTTPStatus.OK, HTTPStatus.METHOD_NOT_ALLOWED)
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_users_me_without_a_token_tells_a_browser_how_to_give_one_and_names_the_service(client, db, settings):
+    settings.SERVICE_NAME = "Example Identity"
+
+    response = client.get("/users/me/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    page = response.content.decode()
+    assert "Authorization: Bearer &lt;token&gt;" in page
+    assert "/login" in page
+    assert "/docs/" in page
+    assert '<a class="navbar-brand" rel="nofollow" href="/">Example Identity</a>' in page
+    assert "Example Identity</title>" in page
