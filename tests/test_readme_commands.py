@@ -114,6 +114,25 @@ def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == '{"status": "ok"}'
     assert is_superuser(database, "admin")
+
+    # /docs/ in production: its client registered as the section says, with the host's environment.
+    docs_client = next(block for block in blocks if "--client-id demo-docs" in block)
+    registered = subprocess.run(
+        ["bash", "-c", f"set -eu; set -a; . {env_file}; set +a\n{docs_client}"],
+        cwd=str(fresh_clone),
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert registered.returncode == 0, registered.stderr
+    assert '"client_id": "demo-docs"' in registered.stdout
+    with sqlite3.connect(database) as db:
+        (uris, first_party) = db.execute(
+            "SELECT redirect_uris, first_party FROM accounts_client WHERE client_id = 'demo-docs'"
+        ).fetchone()
+    assert "https://auth.example.com/docs/oauth2-redirect.html" in uris
+    assert first_party
     installed = subprocess.run(
         [str(fresh_clone / ".venv" / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
         capture_output=True,
