@@ -82,18 +82,21 @@ def test_with_only_the_contract_variables_the_service_migrates_checks_seeds_and_
         health = _wait_for(f"{base}/healthz", server)
         login = urllib.request.urlopen(f"{base}/login", data=b"username=johndoe&password=secret", timeout=30)
         tokens = json.load(login)
-        me = urllib.request.urlopen(
-            urllib.request.Request(
-                f"{base}/users/me/", headers={"Authorization": f"Bearer {tokens['access_token']}"}
-            ),
-            timeout=30,
+        # Read inside the try: once the server stops, a body not read yet may be cut off.
+        me = json.load(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{base}/users/me/", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+                ),
+                timeout=30,
+            )
         )
         jwks = json.load(urllib.request.urlopen(f"{base}/.well-known/jwks.json", timeout=30))
     finally:
         stop_gunicorn([server])
 
     assert health == {"status": "ok"}
-    assert json.load(me)["username"] == "johndoe"
+    assert me["username"] == "johndoe"
     assert [key["alg"] for key in jwks["keys"]] == ["RS256"]
 
 
