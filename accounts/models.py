@@ -144,41 +144,6 @@ class SessionQuerySet(models.QuerySet):
         """
         return refresh_records.session_for_token(self, pk)
 
-    def advance(
-        self,
-        *,
-        session: "Session",
-        parent_record_id: int,
-        jti: str,
-        fingerprint: str,
-        issued_at: datetime,
-        expires_at: datetime,
-        user_agent: str,
-        ip_address: str | None,
-    ) -> "RefreshTokenRecord | None":
-        """The writes of one rotation, all or nothing: record the successor (whose unique jti is
-        the decision: IntegrityError for a second successor), move the session to it unless it
-        was revoked or moved meanwhile (then nothing is written and None is returned), and mark
-        the parent spent.
-
-        Hand-written statements instead of the ORM's create(), update() and create(), which it
-        built anew on every rotation (0.5 ms of Python; see the README's benchmark section).
-        On PostgreSQL one statement does all three (data-modifying WITH clauses), atomic on its
-        own: with its session lookup, a rotation is two round trips instead of six (BEGIN, three
-        statements, COMMIT). SQLite runs the three statements in a transaction.
-        """
-        return refresh_records.advance(
-            self.db,
-            session=session,
-            parent_record_id=parent_record_id,
-            jti=jti,
-            fingerprint=fingerprint,
-            issued_at=issued_at,
-            expires_at=expires_at,
-            user_agent=user_agent,
-            ip_address=ip_address,
-        )
-
     def active(self, *, now: datetime | None = None) -> "SessionQuerySet":
         """Sessions not revoked, before their absolute end and before their idle end."""
         now = now or clock.now()

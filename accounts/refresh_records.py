@@ -123,7 +123,17 @@ def advance(
     user_agent: str,
     ip_address: str | None,
 ) -> RefreshTokenRecord | None:
-    """SessionQuerySet.advance: the writes of one rotation, all or nothing (see its docstring)."""
+    """The writes of one rotation, all or nothing: record the successor (whose unique jti is
+    the decision: IntegrityError for a second successor), move the session to it unless it
+    was revoked or moved meanwhile (then nothing is written and None is returned), and mark
+    the parent spent.
+
+    Hand-written statements instead of the ORM's create(), update() and create(), which it
+    built anew on every rotation (0.5 ms of Python; see the README's benchmark section).
+    On PostgreSQL one statement does all three (data-modifying WITH clauses), atomic on its
+    own: with its session lookup, a rotation is two round trips instead of six (BEGIN, three
+    statements, COMMIT). SQLite runs the three statements in a transaction.
+    """
     connection = connections[db]
     fields = session._meta
     when = {

@@ -394,8 +394,9 @@ def _rotate(
     # Signed before anything is written: a signing key that cannot sign (a 503) spends nothing.
     issued = _issued(session=session, refresh=child, refresh_string=child_string, scope=scope, now=now)
     # The unique jti makes the successor's insert the decision: the parent's only successor.
-    # All three writes or none (Session.objects.advance).
-    record = Session.objects.advance(
+    # All three writes or none (refresh_records.advance).
+    record = refresh_records.advance(
+        Session.objects.db,
         session=session,
         parent_record_id=parent_record.pk,
         jti=child["jti"],

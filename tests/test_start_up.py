@@ -111,6 +111,21 @@ def _wait_for(url: str, server: subprocess.Popen) -> dict:
     raise AssertionError("gunicorn did not answer within 30 s")
 
 
+def gunicorn(env: dict) -> subprocess.CompletedProcess:
+    """gunicorn as deployed (gunicorn.conf.py) on a free port, run until it exits."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
+            *("--bind", f"127.0.0.1:{free_port()}", "--workers", "2", "authproject.wsgi"),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -135,18 +150,7 @@ def test_misconfiguration_that_cannot_work_stops_start_up_naming_the_variable(
 
 
 def test_gunicorn_on_a_database_never_migrated_refuses_to_serve_and_says_what_to_run(tmp_path):
-    env = contract_environment(tmp_path)
-    server = subprocess.run(
-        [
-            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
-            *("--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "authproject.wsgi"),
-        ],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    server = gunicorn(contract_environment(tmp_path))
 
     assert server.returncode != 0
     assert "migration(s) are not applied" in server.stderr
@@ -154,20 +158,6 @@ def test_gunicorn_on_a_database_never_migrated_refuses_to_serve_and_says_what_to
 
 
 # --- an operator's common mistakes: one line that says what to do, no traceback ----------------
-
-
-def gunicorn(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
-            *("--bind", f"127.0.0.1:{free_port()}", "--workers", "2", "authproject.wsgi"),
-        ],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_a_management_command_before_migrate_says_to_run_migrate_in_one_line(tmp_path):

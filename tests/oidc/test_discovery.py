@@ -177,3 +177,18 @@ def test_oidcc_discovery_does_not_claim_request_uri_support_it_lacks(discovery):
     assert document.get("request_uri_parameter_supported", True) is False
     assert document.get("request_parameter_supported", False) is False
     assert document.get("claims_parameter_supported", False) is False
+
+
+def test_the_registered_client_methods_and_grants_are_exactly_the_contracts(api_client):
+    """Discovery lists what the registries hold (accounts.oauth.clients, accounts.grants): the
+    contract's methods, in its order, and no grant beyond those configured (no provider here)."""
+    document = api_client.get("/.well-known/openid-configuration").json()
+
+    methods = ["none", "client_secret_basic", "client_secret_post"]
+    assert document["token_endpoint_auth_methods_supported"] == methods
+    assert document["revocation_endpoint_auth_methods_supported"] == methods
+    assert document["introspection_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    assert document["grant_types_supported"] == ["refresh_token", "authorization_code"]
