@@ -117,7 +117,7 @@ def start_up() -> None:
     ]
     if errors:
         raise SystemCheckError("The service cannot start:\n" + "\n".join(str(message) for message in errors))
-    from accounts.health import MIGRATE_COMMAND, pending_migrations
+    from accounts.health import not_migrated, pending_migrations
     from accounts.keys import lifecycle
 
     try:
@@ -125,10 +125,7 @@ def start_up() -> None:
     except DatabaseError:
         pending = []  # /healthz answers 503 until the database answers and is migrated
     if pending:
-        raise SystemCheckError(
-            f"The service cannot start: {len(pending)} migration(s) are not applied to the database "
-            f"({', '.join(pending[:5])}{', ...' if len(pending) > 5 else ''}). Run `{MIGRATE_COMMAND}` first."
-        )
+        raise SystemCheckError(f"The service cannot start: {not_migrated(pending)}")
     try:
         lifecycle.ensure_signing_key()
     except DatabaseError as e:

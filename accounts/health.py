@@ -28,6 +28,12 @@ def pending_migrations(alias: str = DEFAULT_DB_ALIAS) -> list[str]:
     return pending
 
 
+def not_migrated(pending: list[str]) -> str:
+    """The one wording of "the database lacks migrations", for /healthz, gunicorn and manage.py."""
+    shown = ", ".join(pending[:5]) + (", ..." if len(pending) > 5 else "")
+    return f"{len(pending)} migration(s) not applied ({shown}): run `{MIGRATE_COMMAND}` first."
+
+
 def health() -> tuple[bool, dict]:
     """(healthy, body): the database answers and no migration is pending."""
     try:
@@ -39,7 +45,7 @@ def health() -> tuple[bool, dict]:
     if pending:
         return False, {
             "status": "unavailable",
-            "detail": f"{len(pending)} migration(s) not applied: run `{MIGRATE_COMMAND}`.",
+            "detail": not_migrated(pending),
         }
     return True, {"status": "ok"}
 

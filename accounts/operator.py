@@ -9,8 +9,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import SystemCheckError
 from django.db import DatabaseError, IntegrityError
 
-MIGRATE_COMMAND = "python manage.py migrate"
-
 
 def one_line(exc: BaseException, *, command: str | None = None) -> str | None:
     """The line for `exc` when it is an operator's mistake; None for anything else. A database
@@ -25,7 +23,7 @@ def one_line(exc: BaseException, *, command: str | None = None) -> str | None:
 
 
 def _database_problem(exc: DatabaseError) -> str | None:
-    from accounts.health import pending_migrations
+    from accounts.health import not_migrated, pending_migrations
 
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     try:
@@ -33,10 +31,7 @@ def _database_problem(exc: DatabaseError) -> str | None:
     except DatabaseError:
         return f"the database (DATABASE_URL) does not answer: {first}"
     if pending:
-        return (
-            f"the database is not migrated ({len(pending)} migration(s) pending): "
-            f"run `{MIGRATE_COMMAND}` first ({first})."
-        )
+        return f"{not_migrated(pending)} ({first})"
     return None
 
 

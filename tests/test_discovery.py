@@ -118,7 +118,7 @@ def test_health_is_503_while_a_migration_is_not_applied(api_client, db):
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json() == {
         "status": "unavailable",
-        "detail": "1 migration(s) not applied: run `python manage.py migrate`.",
+        "detail": f"1 migration(s) not applied (accounts.{newest}): run `python manage.py migrate` first.",
     }
 
 

@@ -1,5 +1,5 @@
 """The pages a person meets, in headless Chromium at 1280 by 800: each renders without an error
-(status, console, failed requests), the admin's session list fits the screen, and each page is
+(status, console, failed requests), the admin's lists (users, sessions, clients) fit the screen, and each page is
 kept as a screenshot under var/test-artifacts/pages/ (a regression is seen by looking).
 
 /, /docs/ (and its Authorize dialog), /login in the browsable API, the admin's users, sessions
@@ -35,6 +35,11 @@ pytestmark = [
 SCREENS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts" / "pages"
 ADMIN_PASSWORD = "an administrator's long password 7"
 SCREEN_WIDTH = 1280
+LISTS = {
+    "users": "/admin/accounts/user/",
+    "sessions": "/admin/accounts/session/",
+    "clients": "/admin/accounts/client/",
+}
 # A user agent as long as real ones are: the session list must still fit the screen.
 BROWSER_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -101,20 +106,21 @@ def test_the_pages_render_without_errors_and_are_kept_as_screenshots(served):
             page.fill("#id_password", ADMIN_PASSWORD)
             page.click("input[type=submit]")
             page.wait_for_url(f"{served}/admin/")
-            visit("admin-users", "/admin/accounts/user/")
-            visit("admin-sessions", "/admin/accounts/session/")
-            # The whole table in view: neither the page nor the list's own box scrolls sideways.
-            overflow = page.evaluate(
-                "[document.documentElement.scrollWidth - window.innerWidth,"
-                " ...[...document.querySelectorAll('.results')].map(box => box.scrollWidth - box.clientWidth)]"
-            )
+            overflow = {}
+            for name, path in LISTS.items():
+                visit(f"admin-{name}", path)
+                # The whole table in view: neither the page nor the list's own box scrolls sideways.
+                overflow[name] = page.evaluate(
+                    "[document.documentElement.scrollWidth - window.innerWidth,"
+                    " ...[...document.querySelectorAll('.results')].map(box => box.scrollWidth - box.clientWidth)]"
+                )
             visit("admin-session", f"/admin/accounts/session/{session.pk}/change/")
             title = page.title()
         finally:
             browser.close()
 
     assert problems == []
-    assert max(overflow) <= 0, overflow
+    assert all(max(widths) <= 0 for widths in overflow.values()), overflow
     assert title.startswith("johndoe since ")
     assert "client_secret" not in dialog  # the Authorize dialog shows only what its flows use
     assert "demo-docs" in dialog

@@ -9,13 +9,14 @@ from urllib.parse import quote
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import LIVE_ISSUER, other_process_environment
+from tests.conftest import LIVE_ISSUER, free_port, other_process_environment
 
 # Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
 pytestmark = pytest.mark.once
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Clients and the authorization code flow"
+RESOURCE_SERVER_SECTION = "### JWKS or introspection"
 
 
 def authorization_walkthrough_script(base_url: str) -> str:
@@ -87,14 +88,32 @@ def openid_connect_walkthrough_script(base_url: str) -> str:
     return authorization_walkthrough_script(base_url) + "\n" + blocks[0]
 
 
+def resource_server_block(jwks_port: int, introspecting_port: int) -> str:
+    """The sh block of "JWKS or introspection", on free ports and with the live server's issuer
+    (under `make run` the issuer is $API itself)."""
+    text = README.read_text()
+    start = text.index(RESOURCE_SERVER_SECTION)
+    end = text.find("\n### ", start + len(RESOURCE_SERVER_SECTION))
+    blocks = re.findall(r"```sh\n(.*?)```", text[start:end], re.S)
+    assert len(blocks) == 1, f"expected one sh block in {RESOURCE_SERVER_SECTION!r}, found {len(blocks)}"
+    block = blocks[0].replace("--issuer $API", f"--issuer {LIVE_ISSUER}")
+    return block.replace("9000", str(jwks_port)).replace("9001", str(introspecting_port))
+
+
 def test_the_readme_openid_connect_walkthrough_defines_what_it_uses_and_behaves_as_written(
     live_service, server_password_hashers
 ):
     call_command("seed_demo_users")
     base_url = live_service()
 
+    jwks_port, introspecting_port = free_port(), free_port()
+    script = (
+        openid_connect_walkthrough_script(base_url)
+        + "\n"
+        + resource_server_block(jwks_port, introspecting_port)
+    )
     result = subprocess.run(
-        ["bash", "-c", openid_connect_walkthrough_script(base_url)],
+        ["bash", "-c", script],
         cwd=README.parent,
         env=other_process_environment(),
         capture_output=True,
@@ -115,3 +134,9 @@ def test_the_readme_openid_connect_walkthrough_defines_what_it_uses_and_behaves_
     assert "HTTP/1.1 303 See Other" in out
     assert "Location: https://app.example.com/signed-out?state=af0ifjsldkj" in out
     assert out.count('{"active":false}') == 2  # garbage, then the access token of the ended session
+    # The example resource servers: both accept a live token; after /revoke the introspecting one
+    # refuses it at once, the JWKS one until its exp.
+    # (json.dumps spacing: the example's answers, not the service's.)
+    hello = [line for line in out.splitlines() if line.startswith(('{"hello": ', '{"detail": '))]
+    assert hello == ['{"hello": "johndoe"}', '{"hello": "johndoe"}', hello[2], '{"hello": "johndoe"}']
+    assert hello[2].startswith('{"detail": "Invalid token')

@@ -133,6 +133,48 @@ def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
         ).fetchone()
     assert "https://auth.example.com/docs/oauth2-redirect.html" in uris
     assert first_party
+    # Cron, on one host: each line's command, with the section's paths pointing here.
+    cron = re.search(r"```cron\n(.*?)```", deploy, re.S).group(1)
+    jobs = [line.split(None, 5)[5] for line in cron.strip().splitlines()]
+    assert [job.rsplit(" ", 1)[1] for job in jobs] == ["cleanup_tokens", "rotate_signing_key"]
+    for job in jobs:
+        ran = subprocess.run(
+            [
+                "sh",
+                "-c",
+                job.replace("/srv/authproject", str(fresh_clone)).replace(
+                    "/etc/authproject.env", str(env_file)
+                ),
+            ],
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.returncode == 0, (job, ran.stderr)
+
+    # The systemd unit: systemd-analyze accepts it (every key known, ExecStart executable) ...
+    unit = re.search(r"```ini\n(.*?)```", deploy, re.S).group(1)
+    unit_file = tmp_path / "authproject.service"
+    unit_file.write_text(
+        unit.replace("/srv/authproject", str(fresh_clone)).replace("/etc/authproject.env", str(env_file))
+    )
+    verified = subprocess.run(["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True)
+    assert (verified.returncode, verified.stderr) == (0, "")
+    # ... and its EnvironmentFile= reads the file as the shell does: systemd takes a line's whole
+    # rest as the value (an inline comment would be part of it), so both must agree.
+    by_shell = dict(
+        line.split("=", 1)
+        for line in subprocess.run(
+            ["bash", "-c", f"set -a; . {env_file}; env -0"], capture_output=True, text=True, env={}
+        ).stdout.split("\0")
+        if "=" in line
+    )
+    for line in env_file.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith(("#", ";")):
+            name, value = line.split("=", 1)
+            assert by_shell[name] == value, f"systemd and the shell read {name} differently"
+
     installed = subprocess.run(
         [str(fresh_clone / ".venv" / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
         capture_output=True,

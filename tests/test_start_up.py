@@ -6,6 +6,7 @@ work stops start-up with a message naming the variable.
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -153,8 +154,10 @@ def test_gunicorn_on_a_database_never_migrated_refuses_to_serve_and_says_what_to
     server = gunicorn(contract_environment(tmp_path))
 
     assert server.returncode != 0
-    assert "migration(s) are not applied" in server.stderr
-    assert "Run `python manage.py migrate` first." in server.stderr
+    assert re.search(
+        r"The service cannot start: \d+ migration\(s\) not applied \(\w+\.0001_initial, ", server.stderr
+    )
+    assert "): run `python manage.py migrate` first." in server.stderr
 
 
 # --- an operator's common mistakes: one line that says what to do, no traceback ----------------
@@ -167,10 +170,11 @@ def test_a_management_command_before_migrate_says_to_run_migrate_in_one_line(tmp
 
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("manage.py: the database is not migrated (")
-    assert (
-        "migration(s) pending): run `python manage.py migrate` first (no such table: accounts_client)."
-        in line
+    # The same wording as gunicorn's refusal and /healthz's detail, with the database's own error.
+    assert re.fullmatch(
+        r"manage\.py: \d+ migration\(s\) not applied \([^)]+\): run `python manage\.py migrate` first\. "
+        r"\(no such table: accounts_client\)",
+        line,
     )
     assert "Traceback" not in result.stderr
 

@@ -113,3 +113,57 @@ def test_a_person_signs_in_with_google_in_chromium_and_the_app_gets_tokens(provi
     )
     assert me.json()["email"] == "chromium.user@example.com"
     assert User.objects.get(email="chromium.user@example.com").identities.get().subject == sub
+
+
+def test_the_link_and_error_pages_fit_a_phone_and_a_laptop_with_aa_contrast(provider_server, google_service):
+    """The pages of the provider path that a person may meet: the password step that links a
+    Google account to the local account of its email (then with a wrong password), and the
+    error page, each at 375 and 1280 px, kept as screenshots, with the checks of the sign-in pages."""
+    from tests.test_pages_in_chromium import SCREENS, WIDTHS, contrast, look
+
+    provider_server.control("reset")
+    User.objects.create_user(username="linda", email="linda@example.com", password="linda's long password 5")
+    sub = provider_server.account("g-linda", email="linda@example.com", email_verified=True)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, list] = {}
+    texts: dict[str, str] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for width in WIDTHS.values():
+                page = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+                page.goto(f"{google_service}/login/google")
+                page.wait_for_url(re.compile(re.escape(provider_server.issuer) + r"/interaction/"))
+                page.fill("input[name=login]", sub)
+                page.fill("input[name=password]", "any password")
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{google_service}/login/google/link")
+                look(page, google_service, seen, "google-link")
+                texts["link"] = page.locator("main").inner_text()
+                page.get_by_label("Password").fill("not the password")
+                page.get_by_role("button", name=re.compile("Link|Sign in")).click()
+                page.wait_for_load_state()
+                look(page, google_service, seen, "google-link-wrong-password")
+                texts["wrong"] = page.locator("main").inner_text()
+                page.context.clear_cookies()
+                look(
+                    page,
+                    google_service,
+                    seen,
+                    "google-error",
+                    path="/login/google/link",
+                    status=HTTPStatus.BAD_REQUEST,
+                )
+                texts["error"] = page.locator("main").inner_text()
+        finally:
+            browser.close()
+
+    assert "linda" in texts["link"]
+    assert "linda@example.com" in texts["link"]
+    assert "password" in texts["wrong"].lower()
+    assert "Start again" in texts["error"]
+    for name, (overflow, colours) in seen.items():
+        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
+        assert colours, name
+        for element, foreground, background in colours:
+            assert contrast(foreground, background) >= 4.5, (name, element, foreground, background)
