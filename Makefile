@@ -30,11 +30,17 @@ setup: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo_users
 
+# Sign-up is on here (off unless SIGNUP_ENABLED=1 elsewhere); the task worker that sends email
+# (to this terminal: the console backend, unless EMAIL_HOST is set) runs beside the server.
+run: export SIGNUP_ENABLED ?= 1
 run: setup
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops it)."
 	@echo "  API documentation: http://127.0.0.1:8000/docs/  (Authorize, then sign in as johndoe / secret)"
 	@echo "  Admin: http://127.0.0.1:8000/admin/  (make superuser creates its first administrator)"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "  Your account: http://127.0.0.1:8000/account  (sign-up at /signup; emails are printed here)"
+	$(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  $(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup $(VENV)/.installed-dev
 	scripts/test.sh

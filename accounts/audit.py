@@ -9,7 +9,20 @@ from datetime import UTC, datetime
 
 logger = logging.getLogger("accounts.audit")
 
-FIELDS = ("user", "username", "ip", "sid", "reason", "retry_after", "revoked", "kid", "issuer", "client")
+FIELDS = (
+    "user",
+    "username",
+    "ip",
+    "sid",
+    "reason",
+    "retry_after",
+    "revoked",
+    "kid",
+    "issuer",
+    "client",
+    "kind",
+    "attempts",
+)
 
 
 def event(name: str, *, level: int = logging.INFO, **fields) -> None:

@@ -158,6 +158,26 @@ class TooManyAttempts(OAuthError):
         return {"Retry-After": str(self.retry_after), **NO_STORE}
 
 
+class TooManyRequests(TooManyAttempts):
+    """Too many requests that send an email, for this address or from this client: 429."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.description = f"Too many requests. Retry after {retry_after} seconds."
+        self.args = (self.description,)
+
+
+class FieldErrors(Error):
+    """A request a rule refused, field by field: 400 `{field: [message, ...]}` (DRF's shape)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+    def body(self) -> dict:
+        return self.errors
+
+
 class TemporarilyUnavailable(OAuthError):
     """The database or Redis does not answer: 503 with Retry-After; nothing was changed."""
 

@@ -20,11 +20,11 @@ from accounts.refresh_records import RefreshTokenRecord
 sessions_must_end = Signal()
 
 
-def _sessions_must_end(user_ids: list, reason: str) -> None:
+def _sessions_must_end(user_ids: list, reason: str, *, keep: uuid.UUID | None = None) -> None:
     if not sessions_must_end.has_listeners(User):  # never a password set without its rule
         raise RuntimeError("accounts.services is not connected to sessions_must_end")
     if user_ids:
-        sessions_must_end.send(sender=User, user_ids=user_ids, reason=reason)
+        sessions_must_end.send(sender=User, user_ids=user_ids, reason=reason, keep=keep)
 
 
 class UserQuerySet(models.QuerySet):
@@ -73,7 +73,15 @@ class User(AbstractUser):
     public_id = models.UUIDField("subject identifier", default=uuid.uuid4, unique=True, editable=False)
     email_verified = models.BooleanField(
         default=False,
-        help_text="Whether an identity provider verified the email (email_verified in ID tokens).",
+        help_text="Whether the user followed a link sent to the email, or an identity provider "
+        "verified it (email_verified in ID tokens, /userinfo and /users/me/).",
+    )
+    # An email change waits here until the link sent to the new address is followed
+    # (accounts.selfservice); the unique email stays the current one meanwhile.
+    pending_email = models.EmailField(
+        "pending email",
+        blank=True,
+        help_text="A new email the user asked for, not yet confirmed from its mailbox.",
     )
 
     objects = UserManager()
@@ -101,6 +109,13 @@ class User(AbstractUser):
         return self.get_full_name()
 
     _unusable_password_set = False
+    _session_kept: uuid.UUID | None = None
+
+    def set_password(self, raw_password, *, keep_session: uuid.UUID | None = None) -> None:
+        """Django's, and which session (of the user changing their own password) the next save
+        keeps: every other one ends."""
+        super().set_password(raw_password)
+        self._session_kept = keep_session
 
     def set_unusable_password(self) -> None:
         super().set_unusable_password()
@@ -119,10 +134,11 @@ class User(AbstractUser):
         with transaction.atomic():
             super().save(*args, **kwargs)
             if password_set:
-                _sessions_must_end([self.pk], Session.EndReason.PASSWORD_CHANGED)
+                _sessions_must_end([self.pk], Session.EndReason.PASSWORD_CHANGED, keep=self._session_kept)
             elif not self.is_active:
                 _sessions_must_end([self.pk], Session.EndReason.USER_DISABLED)
         self._unusable_password_set = False
+        self._session_kept = None
 
 
 class SessionQuerySet(models.QuerySet):

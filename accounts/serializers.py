@@ -144,6 +144,9 @@ class UserSerializer(serializers.Serializer):
     email = serializers.EmailField()
     full_name = serializers.CharField()
     disabled = serializers.SerializerMethodField()
+    email_verified = serializers.BooleanField(
+        help_text="Whether the user followed the link sent to the email."
+    )
 
     def get_disabled(self, user) -> bool:
         return not user.is_active
@@ -157,6 +160,7 @@ def user_representation(user) -> dict:
         "email": user.email,
         "full_name": user.full_name,
         "disabled": not user.is_active,
+        "email_verified": user.email_verified,
     }
 
 

@@ -284,11 +284,12 @@ def user_logout_everywhere(*, user: User, now: datetime | None = None) -> int:
     return _revoke(sessions, reason=Session.EndReason.LOGOUT_EVERYWHERE, now=now, user=user.pk, always=True)
 
 
-def sessions_must_end(sender, *, user_ids: list, reason: str, **kwargs) -> None:
+def sessions_must_end(sender, *, user_ids: list, reason: str, keep=None, **kwargs) -> None:
     """The receiver of accounts.models.sessions_must_end (the password rule): revoke every
-    session of the users `user_ids` for `reason`, each user's with its audit event."""
+    session of the users `user_ids` for `reason` but the session `keep` (the one of a user who
+    changed their own password), each user's with its audit event."""
     for pk in user_ids:
-        _revoke(Session.objects.filter(user_id=pk), reason=reason, now=None, user=pk)
+        _revoke(Session.objects.filter(user_id=pk).exclude(pk=keep), reason=reason, now=None, user=pk)
 
 
 def logout_revoke(*, session_id: str | None, now: datetime | None = None) -> int:

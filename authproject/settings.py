@@ -106,6 +106,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The task queue (Django 6's Tasks, backported), its database backend and `manage.py db_worker`.
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
 ]
 
@@ -354,7 +357,7 @@ UPSTREAM_OIDC_CACHE_SECONDS = env_int("UPSTREAM_OIDC_CACHE_SECONDS", 3600)
 UPSTREAM_OIDC_JWKS_REFRESH_SECONDS = env_int("UPSTREAM_OIDC_JWKS_REFRESH_SECONDS", 60)
 
 # --- CORS (django-cors-headers; allowed origins come from the clients, accounts/oauth/cors.py) ----
-CORS_URLS_REGEX = r"^/(token|revoke|userinfo|users/me(/sessions(/[^/]+)?)?)/?$"
+CORS_URLS_REGEX = r"^/(token|revoke|userinfo|password-reset|users|users/me(/sessions(/[^/]+)?|/password|/email(/verification)?)?)/?$"
 CORS_ALLOWED_ORIGINS: list[str] = []
 CORS_ALLOW_CREDENTIALS = False  # no cookie is accepted cross-origin
 
@@ -387,3 +390,41 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
+
+# --- Accounts: sign-up, email verification, password reset (accounts/selfservice) ------------
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", False)
+EMAIL_VERIFICATION_LIFETIME_SECONDS = env_int(
+    "EMAIL_VERIFICATION_LIFETIME_SECONDS", 3 * 24 * 3600, minimum=60
+)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=60)  # Django's name
+# Requests that send an email (sign-up, a new verification link, a password reset, an email change),
+# counted per email address and per client address within the window; beyond either limit, 429.
+EMAIL_REQUEST_LIMIT = env_int("EMAIL_REQUEST_LIMIT", 5, minimum=1)
+EMAIL_REQUEST_IP_LIMIT = env_int("EMAIL_REQUEST_IP_LIMIT", 30, minimum=1)
+EMAIL_REQUEST_WINDOW_SECONDS = env_int("EMAIL_REQUEST_WINDOW_SECONDS", 3600, minimum=1)
+
+# Django's email framework, by Django's own names: SMTP whenever EMAIL_HOST is set, otherwise the
+# console (development: `make run` prints each message).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be set (STARTTLS or TLS from the start)"
+    )
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "webmaster@localhost"
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+# Each email is sent by `manage.py db_worker`, never by a request: a slow or failing SMTP server
+# costs no request anything. A failed attempt is retried after EMAIL_RETRY_SECONDS, doubling each
+# time (at most an hour apart), EMAIL_SEND_ATTEMPTS times in all.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+EMAIL_SEND_ATTEMPTS = env_int("EMAIL_SEND_ATTEMPTS", 10, minimum=1)
+EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 30, minimum=1)

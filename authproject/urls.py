@@ -10,6 +10,7 @@ from accounts import views
 from accounts.federation import views as federation_views
 from accounts.oauth import views as oauth_views
 from accounts.oidc import views as oidc_views
+from accounts.selfservice import views as selfservice_views
 
 handler500 = "accounts.middleware.server_error"
 
@@ -37,6 +38,37 @@ urlpatterns = [
     re_path(r"^logout/?$", oidc_views.LogoutView.as_view(), name="logout"),
     re_path(r"^users/me/?$", views.MeView.as_view(), name="me"),
     re_path(r"^users/me/sessions/?$", views.SessionListView.as_view(), name="sessions"),
+    # People's own accounts (accounts.selfservice): the API ...
+    re_path(r"^users/?$", selfservice_views.UsersView.as_view(), name="users"),
+    re_path(r"^users/me/password/?$", selfservice_views.PasswordChangeView.as_view(), name="password-change"),
+    re_path(r"^users/me/email/?$", selfservice_views.EmailChangeView.as_view(), name="email-change"),
+    re_path(
+        r"^users/me/email/verification/?$",
+        selfservice_views.VerificationView.as_view(),
+        name="email-verification",
+    ),
+    re_path(r"^password-reset/?$", selfservice_views.PasswordResetView.as_view(), name="password-reset"),
+    # ... and the pages.
+    re_path(r"^signup/?$", selfservice_views.SignUpPage.as_view(), name="signup"),
+    re_path(r"^account/?$", selfservice_views.AccountOverviewPage.as_view(), name="account"),
+    re_path(r"^account/sign-in/?$", selfservice_views.AccountSignInPage.as_view(), name="account-sign-in"),
+    re_path(r"^account/password/?$", selfservice_views.PasswordChangePage.as_view(), name="account-password"),
+    re_path(r"^account/email/?$", selfservice_views.EmailChangePage.as_view(), name="account-email"),
+    re_path(
+        r"^account/password-reset/?$",
+        selfservice_views.PasswordResetRequestPage.as_view(),
+        name="account-password-reset",
+    ),
+    re_path(
+        r"^email/confirm/(?P<public_id>[^/]+)/(?P<token>[^/]+)/?$",
+        selfservice_views.EmailConfirmPage.as_view(),
+        name="email-confirm",
+    ),
+    re_path(
+        r"^password-reset/(?P<public_id>[^/]+)/(?P<token>[^/]+)/?$",
+        selfservice_views.PasswordResetPage.as_view(),
+        name="password-reset-confirm",
+    ),
     re_path(r"^\.well-known/jwks\.json/?$", views.JwksView.as_view(), name="jwks"),
     re_path(
         r"^\.well-known/openid-configuration/?$",

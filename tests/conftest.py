@@ -327,3 +327,78 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
         if ("own_database" in item.keywords or "once" in item.keywords) and connection.vendor != "sqlite":
             item.add_marker(once)
+
+
+# --- email: a real SMTP server on loopback, and the task worker -----------------------------------
+
+
+class Inbox:
+    """The messages a loopback SMTP server (aiosmtpd) received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list:
+        return [message for recipients, message in self.messages if address in recipients]
+
+    def text(self, message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    def html(self, message) -> str:
+        return message.get_body(preferencelist=("html",)).get_content()
+
+    def link(self, address: str, path: str) -> str:
+        """The path (with its query) of the one link to `path`... in the newest mail to `address`."""
+        import re
+
+        (message, *_) = reversed(self.to(address))
+        (url,) = set(re.findall(r"https?://\S+?" + re.escape(path) + r"[^\s\"<]*", self.text(message)))
+        return urlsplit(url).path
+
+
+def start_smtp(inbox: Inbox, port: int):
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def mailbox(settings):
+    """A real SMTP server on a free loopback port that the service sends to; its Inbox."""
+    inbox = Inbox()
+    port = free_port()
+    controller = start_smtp(inbox, port)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_TIMEOUT = 5
+    inbox.port = port
+    yield inbox
+    controller.stop()
+
+
+def run_queued_tasks() -> None:
+    """What `manage.py db_worker` does in production: run every task that is due, then stop.
+    In the test's transaction: the worker's connection hygiene (closing a connection that is not
+    in autocommit) is left out, since the test's own transaction is that connection's."""
+    from unittest import mock
+
+    from django.core.management import call_command
+
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+
+@pytest.fixture
+def signup_enabled(settings):
+    settings.SIGNUP_ENABLED = True

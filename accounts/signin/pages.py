@@ -1,7 +1,9 @@
 """The sign-in page, as every flow that asks a person to sign in shows it (Django template)."""
 
 from http import HTTPStatus
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -25,6 +27,13 @@ def sign_in_page(
     return render(
         request,
         "oauth/sign_in.html",
-        {"client": client, "form": form, "hidden": hidden, "external_links": links},
+        {
+            "client": client,
+            "form": form,
+            "hidden": hidden,
+            "external_links": links,
+            # The accounts' doors (accounts.selfservice): sign-up continues to the same request.
+            "signup_url": "/signup?" + urlencode({"next": continue_to}) if settings.SIGNUP_ENABLED else None,
+        },
         status=status,
     )

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from accounts import audit, clock
 from accounts.callers import Caller
-from accounts.errors import TooManyAttempts
+from accounts.errors import TooManyAttempts, TooManyRequests
 from accounts.throttling import counters
 
 logger = logging.getLogger("accounts.throttling")
@@ -79,9 +79,33 @@ def sign_in_succeeded(*, caller: Caller, username: str) -> None:
     counters.clear(_pair_counter(address_bucket(caller.ip_address), username))
 
 
+def email_request(*, caller: Caller, email: str, now: datetime | None = None) -> None:
+    """Count one request that sends an email (a sign-up, a new verification link, a password
+    reset, an email change) per email address and per client address; raises TooManyRequests
+    beyond EMAIL_REQUEST_LIMIT for the address or EMAIL_REQUEST_IP_LIMIT for the client within
+    EMAIL_REQUEST_WINDOW_SECONDS. Counted whether or not the address has an account, so the
+    answers say nothing of it."""
+    now = now or clock.now()
+    window = settings.EMAIL_REQUEST_WINDOW_SECONDS
+    limits = [(json.dumps(["email", email.strip().lower()]), settings.EMAIL_REQUEST_LIMIT)]
+    bucket = address_bucket(caller.ip_address)
+    if bucket is not None:
+        limits.append((json.dumps(["email-ip", bucket]), settings.EMAIL_REQUEST_IP_LIMIT))
+    for name, limit in limits:
+        count = counters.increment(name, window=window, now=now)
+        if count.value > limit:
+            retry_after = count.retry_after(window=window, now=now)
+            audit.event("email requests throttled", ip=caller.ip_address, retry_after=retry_after)
+            raise TooManyRequests(retry_after)
+
+
 def counter_windows() -> int:
     """The longest window of any counter: older counters can be deleted."""
-    return max(settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.IP_FAILURE_WINDOW_SECONDS)
+    return max(
+        settings.LOGIN_FAILURE_WINDOW_SECONDS,
+        settings.IP_FAILURE_WINDOW_SECONDS,
+        settings.EMAIL_REQUEST_WINDOW_SECONDS,
+    )
 
 
 def _refuse(retry_after: int, *, caller: Caller, username: str) -> None:
