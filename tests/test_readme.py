@@ -42,7 +42,7 @@ def test_the_readme_walkthrough_behaves_as_the_contract_says(live_service, serve
         '"token_type":"bearer"',  # 1
         "HTTP/1.1 401 Unauthorized",  # 2
         '{"detail":"Could not validate credentials"}',
-        '{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false}',  # 3
+        '{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false,"email_verified":false}',  # 3
         "HTTP/1.1 401 Unauthorized",  # 4
         "HTTP/1.1 401 Unauthorized",  # 5
         '"refresh_token":',  # 6

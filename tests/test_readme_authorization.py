@@ -56,7 +56,7 @@ def test_the_readme_authorization_walkthrough_behaves_as_the_contract_says(
         ("state matches",),
         ('"token_type":"bearer"', '"refresh_token":', '"scope":"profile email"'),  # 5. the exchange
         (
-            '{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false}',
+            '{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false,"email_verified":false}',
         ),  # 6.
         ('"refresh_token":', '"scope":"profile email"'),  # 7. refreshed
         ('"error":"invalid_grant"',),  # 8. the code again

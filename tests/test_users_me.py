@@ -25,7 +25,15 @@ def test_an_access_token_gets_its_users_profile(me, tokens):
         "email": "johndoe@example.com",
         "full_name": "John Doe",
         "disabled": False,
+        "email_verified": False,
     }
+
+
+def test_the_profile_says_whether_the_email_is_verified(me, tokens, user):
+    user.email_verified = True
+    user.save(update_fields=["email_verified"])
+
+    assert me(tokens["access_token"]).json()["email_verified"] is True
 
 
 @pytest.mark.parametrize("path", ["/users/me/", "/users/me"])

@@ -16,6 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts import clock
 from accounts.authentication import OwnAccount
@@ -87,7 +88,7 @@ class UsersView(AccountEndpoint):
         return Response(new_user_body(answer), status=HTTPStatus.CREATED, headers=NO_STORE)
 
 
-class VerificationView(GenericAPIView):
+class VerificationView(APIView):
     """Send the link that verifies the email (or confirms a pending new one) again."""
 
     permission_classes = [IsAuthenticated, OwnAccount]
