@@ -20,6 +20,7 @@ from accounts import clock, refresh_records, services
 from accounts.keys import ring
 from accounts.models import Client, LinkedIdentity, Session, SigningKey, User
 from accounts.oauth import clients
+from accounts.selfservice import services as selfservice
 from accounts.throttling.forms import ThrottledAdminAuthenticationForm
 
 # The admin's sign-in counts failures on the same counters as /login (and shows the same block).
@@ -58,13 +59,13 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     readonly_fields = ("linked_identities", "sessions")
-    list_display = ("username", "email", "full_name", "is_active", "is_staff", "date_joined")
-    list_filter = ("is_active", "is_staff", "is_superuser")
+    list_display = ("username", "email", "email_verified", "full_name", "is_active", "is_staff", "date_joined")
+    list_filter = ("is_active", "is_staff", "is_superuser", "email_verified")
     search_fields = ("username", "email", "full_name")
     ordering = ("username",)
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("full_name", "email", "email_verified")}),
+        ("Personal info", {"fields": ("full_name", "email", "email_verified", "pending_email")}),
         ("Sessions", {"fields": ("sessions",)}),
         ("Sign in with Google", {"fields": ("linked_identities",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
@@ -79,7 +80,7 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-    actions = ["log_out_everywhere"]
+    actions = ["log_out_everywhere", "send_password_reset"]
 
     @admin.display(description="sessions")
     def sessions(self, user: User) -> str:
@@ -108,6 +109,13 @@ class UserAdmin(DjangoUserAdmin):
                 )
                 for identity in identities
             ),
+        )
+
+    @admin.action(description="Send a password reset email")
+    def send_password_reset(self, request, queryset):
+        sent = selfservice.admin_password_reset(users=queryset, admin=request.user)
+        self.message_user(
+            request, f"A password reset email is on its way to {sent} user(s) (the task queue sends it).", messages.SUCCESS
         )
 
     @admin.action(description="Log out everywhere (revoke every session)")

@@ -22,6 +22,7 @@ FIELDS = (
     "client",
     "kind",
     "attempts",
+    "admin",
 )
 
 

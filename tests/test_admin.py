@@ -406,3 +406,56 @@ def test_groups_are_off_the_admin_index(admin_client):
     page = admin_client.get("/admin/").text
 
     assert "/admin/auth/group/" not in page
+
+
+# --- accounts: verification state, pending email, password reset emails, the task queue -------
+
+
+def test_a_users_page_shows_the_verification_state_and_the_pending_email(admin_client, user):
+    user.pending_email = "john@new.example"
+    user.save(update_fields=["pending_email"])
+
+    page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/")
+
+    assert page.status_code == HTTPStatus.OK
+    assert 'name="email_verified"' in page.text
+    assert 'value="john@new.example"' in page.text
+    unverified = admin_client.get("/admin/accounts/user/?email_verified__exact=0")
+    verified = admin_client.get("/admin/accounts/user/?email_verified__exact=1")
+    assert str(user.pk) in shown(unverified, "username")
+    assert str(user.pk) not in shown(verified, "username")
+
+
+def test_the_send_password_reset_action_queues_a_reset_email_for_each_user_with_an_audit_event(
+    admin_client, user, mailbox, caplog
+):
+    from tests.conftest import run_queued_tasks
+
+    response = admin_client.post(
+        "/admin/accounts/user/", {"action": "send_password_reset", "_selected_action": [str(user.pk)]}, follow=True
+    )
+
+    assert "A password reset email is on its way to 1 user(s)" in response.text
+    assert "password reset sent by an administrator" in caplog.text
+    run_queued_tasks()
+    assert mailbox.link("johndoe@example.com", "/password-reset/")
+
+
+def test_the_task_queues_failures_are_listed_with_their_traceback(admin_client, user, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.selfservice import mail
+    from tests.conftest import free_port, run_queued_tasks
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    mail.send("password_changed", user_id=user.pk)
+    run_queued_tasks()
+    failed = DBTaskResult.objects.get(status="FAILED")
+
+    listed = admin_client.get("/admin/django_tasks_database/dbtaskresult/?status__exact=FAILED")
+    page = admin_client.get(f"/admin/django_tasks_database/dbtaskresult/{failed.pk}/change/")
+
+    assert listed.status_code == page.status_code == HTTPStatus.OK
+    assert ">deliver<" in listed.text
+    assert "ConnectionRefusedError" in page.text

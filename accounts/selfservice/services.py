@@ -225,3 +225,14 @@ def email_change_request(*, user: User, email: str, password: str, caller: Calle
             mail.send("confirm_email", user_id=user.pk)
             mail.send("email_change_notice", user_id=user.pk, new_email=email)
     audit.event("email change asked", user=user.pk, ip=caller.ip_address)
+
+
+def admin_password_reset(*, users, admin: User) -> int:
+    """An administrator sends the active `users` a password reset email each (audited); how many."""
+    sent = 0
+    with transaction.atomic():
+        for user in users.filter(is_active=True):
+            mail.send("password_reset", email=user.email)
+            audit.event("password reset sent by an administrator", user=user.pk, admin=admin.pk)
+            sent += 1
+    return sent
