@@ -432,7 +432,9 @@ def test_the_send_password_reset_action_queues_a_reset_email_for_each_user_with_
     from tests.conftest import run_queued_tasks
 
     response = admin_client.post(
-        "/admin/accounts/user/", {"action": "send_password_reset", "_selected_action": [str(user.pk)]}, follow=True
+        "/admin/accounts/user/",
+        {"action": "send_password_reset", "_selected_action": [str(user.pk)]},
+        follow=True,
     )
 
     assert "A password reset email is on its way to 1 user(s)" in response.text

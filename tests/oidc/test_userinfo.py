@@ -216,3 +216,15 @@ def test_userinfo_stops_at_once_when_the_session_is_revoked(
 
     assert userinfo(tokens["access_token"]).status_code == HTTPStatus.UNAUTHORIZED
     assert Session.objects.get().revoked_at is not None
+
+
+def test_email_verified_turns_true_once_the_users_link_is_followed(
+    openid_tokens, userinfo, relying_party, user, client
+):
+    from accounts.selfservice import links
+
+    url = links.email_confirmation_url(user)
+    assert client.post(url[url.index("/email/") :]).status_code == HTTPStatus.OK
+    tokens = openid_tokens(relying_party, user, scope=OPENID_SCOPE)
+
+    assert userinfo(tokens["access_token"]).json()["email_verified"] is True
