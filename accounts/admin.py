@@ -59,7 +59,15 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     readonly_fields = ("linked_identities", "sessions")
-    list_display = ("username", "email", "email_verified", "full_name", "is_active", "is_staff", "date_joined")
+    list_display = (
+        "username",
+        "email",
+        "email_verified",
+        "full_name",
+        "is_active",
+        "is_staff",
+        "date_joined",
+    )
     list_filter = ("is_active", "is_staff", "is_superuser", "email_verified")
     search_fields = ("username", "email", "full_name")
     ordering = ("username",)
@@ -115,7 +123,9 @@ class UserAdmin(DjangoUserAdmin):
     def send_password_reset(self, request, queryset):
         sent = selfservice.admin_password_reset(users=queryset, admin=request.user)
         self.message_user(
-            request, f"A password reset email is on its way to {sent} user(s) (the task queue sends it).", messages.SUCCESS
+            request,
+            f"A password reset email is on its way to {sent} user(s) (the task queue sends it).",
+            messages.SUCCESS,
         )
 
     @admin.action(description="Log out everywhere (revoke every session)")

@@ -44,7 +44,8 @@ class BearerAccessTokenScheme(OpenApiAuthenticationExtension):
 
 # The paths as the contract, the README and the discovery document name them. Every path answers
 # with and without a trailing slash; the account endpoints are named with one, the others without.
-NAMED_WITH_SLASH = ("/users/me/",)
+# The paths the contract and the issues name with their trailing slash (each answers both ways).
+NAMED_WITH_SLASH = ("/users/", "/users/me/", "/users/me/sessions/")
 
 
 def contract_paths(result, generator, request, public):
@@ -52,7 +53,7 @@ def contract_paths(result, generator, request, public):
     comes out as a slash)."""
     paths = {}
     for path, operations in result["paths"].items():
-        if path.endswith("/") and not path.startswith(NAMED_WITH_SLASH):
+        if path.endswith("/") and path not in NAMED_WITH_SLASH and not path.startswith("/users/me/sessions/"):
             path = path.rstrip("/")
         paths[path] = operations
     result["paths"] = paths

@@ -148,6 +148,11 @@ def test_schema_is_a_valid_openapi_3_document(schema):
         ("/.well-known/jwks.json", "get", {"200"}),
         ("/.well-known/oauth-authorization-server", "get", {"200"}),
         ("/healthz", "get", {"200", "503"}),
+        ("/users/", "post", {"201", "400", "404", "413", "415", "429"}),
+        ("/password-reset", "post", {"202", "400", "413", "415", "429"}),
+        ("/users/me/password", "post", {"204", "400", "401", "429"}),
+        ("/users/me/email", "post", {"202", "400", "401", "429"}),
+        ("/users/me/email/verification", "post", {"202", "400", "401", "429"}),
     ],
 )
 def test_every_endpoint_documents_its_success_and_error_responses(schema, path, method, statuses):
@@ -158,7 +163,7 @@ def test_every_endpoint_documents_its_success_and_error_responses(schema, path, 
         if path == "/revoke" and status == "200":
             continue  # an empty body
         assert "content" in operation["responses"][status], (path, method, status)
-    if method == "post":
+    if method == "post" and path != "/users/me/email/verification":  # that one has no body
         assert set(operation["requestBody"]["content"]) == {
             "application/json",
             "application/x-www-form-urlencoded",

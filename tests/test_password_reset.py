@@ -183,3 +183,29 @@ def test_a_failing_smtp_server_never_fails_the_request(api_client, user, setting
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens
     with mock.patch("smtplib.SMTP.connect", side_effect=AssertionError("the request sent mail")):
         assert ask(api_client).status_code == HTTPStatus.ACCEPTED
+
+
+def test_a_reset_started_from_an_authorization_request_continues_to_it(client, user, mailbox):
+    pending = "/authorize?client_id=app&response_type=code"
+    client.post("/account/password-reset", {"email": "johndoe@example.com", "next": pending})
+    run_queued_tasks()
+
+    done = client.post(
+        mailbox.link("johndoe@example.com", "/password-reset/"), {"new_password": NEW_PASSWORD}
+    )
+
+    assert done.status_code == HTTPStatus.OK
+    assert f'href="{pending.replace("&", "&amp;")}"' in done.content.decode()
+
+
+def test_a_reset_never_continues_to_another_site(client, user, mailbox):
+    client.post(
+        "/account/password-reset", {"email": "johndoe@example.com", "next": "https://evil.example/authorize"}
+    )
+    run_queued_tasks()
+
+    done = client.post(
+        mailbox.link("johndoe@example.com", "/password-reset/"), {"new_password": NEW_PASSWORD}
+    )
+
+    assert "evil.example" not in done.content.decode()

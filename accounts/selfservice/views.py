@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -29,8 +30,15 @@ from accounts.serializers import DetailSerializer, OAuthErrorSerializer
 from accounts.signin import methods, redirects, state
 from accounts.signin.pages import sign_in_page
 
-SIGNUP_NEXT = "accounts.selfservice.next"  # the pending /authorize request of a sign-up
+# The pending /authorize request that a sign-up or a password reset started from: the page at the
+# end of the email's link (in the same browser) continues to it.
+PENDING_REQUEST = "accounts.selfservice.next"
 TOO_MANY = OpenApiResponse(OAuthErrorSerializer, description="Too many requests: Retry-After says when.")
+
+
+def field_errors(description: str) -> OpenApiResponse:
+    """A 400 of DRF's shape, `{field: [message, ...]}`."""
+    return OpenApiResponse(OpenApiTypes.OBJECT, description=f"`{{field: [message, ...]}}`: {description}")
 
 
 def _signup_enabled() -> None:
@@ -72,9 +80,7 @@ class UsersView(AccountEndpoint):
         request=form_or_json(serializers.SignUpSerializer),
         responses={
             201: serializers.NewUserSerializer,
-            400: OpenApiResponse(
-                description="`{field: [message, ...]}`: a taken username, a refused password."
-            ),
+            400: field_errors("a taken username, a refused password, a malformed field."),
             404: OpenApiResponse(DetailSerializer, description="Sign-up is not enabled."),
             429: TOO_MANY,
             **BODY_ERRORS,
@@ -125,7 +131,7 @@ class PasswordResetView(AccountEndpoint):
         request=form_or_json(serializers.EmailSerializer),
         responses={
             202: DetailSerializer,
-            400: OpenApiResponse(description='`{"email": [...]}`'),
+            400: field_errors("a missing or malformed email."),
             429: TOO_MANY,
             **BODY_ERRORS,
         },
@@ -151,9 +157,7 @@ class PasswordChangeView(AccountEndpoint):
         request=form_or_json(serializers.PasswordChangeSerializer),
         responses={
             204: OpenApiResponse(description="Changed; every other session ended."),
-            400: OpenApiResponse(
-                description="`{field: [message]}`: a wrong current password (counted as a failed login), a refused new one."
-            ),
+            400: field_errors("a wrong current password (counted as a failed login), a refused new one."),
             401: UNAUTHORIZED,
             429: TOO_MANY,
             **BODY_ERRORS,
@@ -177,9 +181,7 @@ class EmailChangeView(AccountEndpoint):
         request=form_or_json(serializers.EmailChangeSerializer),
         responses={
             202: DetailSerializer,
-            400: OpenApiResponse(
-                description="`{field: [message]}`: a wrong password (counted as a failed login), the same email."
-            ),
+            400: field_errors("a wrong password (counted as a failed login), the same email."),
             401: UNAUTHORIZED,
             429: TOO_MANY,
             **BODY_ERRORS,
@@ -220,7 +222,8 @@ def _too_many(request, template: str, context: dict, error: TooManyAttempts) -> 
 class SignUpPage(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         _signup_enabled()
-        return _page(request, "signup", {"form": forms.SignUpForm(), "next": request.GET.get("next", "")})
+        next_url = redirects.after_sign_in(request.GET.get("next")) or ""
+        return _page(request, "signup", {"form": forms.SignUpForm(), "next": next_url})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         _signup_enabled()
@@ -241,7 +244,7 @@ class SignUpPage(View):
         if answer.user is not None:
             state.sign_in(request, answer.user, methods=(methods.PASSWORD,), auth_time=clock.now())
         if next_url:
-            request.session[SIGNUP_NEXT] = next_url
+            request.session[PENDING_REQUEST] = next_url
         return _page(request, "check_email", {"email": answer.email, "next": next_url, "signed_up": True})
 
 
@@ -266,23 +269,28 @@ class EmailConfirmPage(View):
             user = services.email_confirm(public_id=public_id, token=token)
         except services.LinkRefused as e:
             return _page(request, "link_refused", {"reason": e.reason}, status=HTTPStatus.BAD_REQUEST)
-        next_url = redirects.after_sign_in(request.session.pop(SIGNUP_NEXT, None))
+        next_url = redirects.after_sign_in(request.session.pop(PENDING_REQUEST, None))
         return _page(request, "email_confirmed", {"address": user.email, "next": next_url})
 
 
 @method_decorator(never_cache, name="dispatch")
 class PasswordResetRequestPage(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        return _page(request, "password_reset", {"form": forms.EmailForm()})
+        next_url = redirects.after_sign_in(request.GET.get("next")) or ""
+        return _page(request, "password_reset", {"form": forms.EmailForm(), "next": next_url})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = forms.EmailForm(request.POST)
+        next_url = redirects.after_sign_in(request.POST.get("next"))
+        context = {"form": form, "next": next_url or ""}
         if not form.is_valid():
-            return _page(request, "password_reset", {"form": form}, status=HTTPStatus.BAD_REQUEST)
+            return _page(request, "password_reset", context, status=HTTPStatus.BAD_REQUEST)
         try:
             services.password_reset_request(email=form.cleaned_data["email"], caller=caller_of(request))
         except TooManyAttempts as e:
-            return _too_many(request, "password_reset", {"form": form}, e)
+            return _too_many(request, "password_reset", context, e)
+        if next_url:
+            request.session[PENDING_REQUEST] = next_url
         return _page(request, "check_email", {"email": form.cleaned_data["email"], "reset": True})
 
 
@@ -310,11 +318,12 @@ class PasswordResetPage(View):
         except FieldErrors as e:
             _refused(form, e)
             return _page(request, "set_password", {"form": form}, status=HTTPStatus.BAD_REQUEST)
+        next_url = redirects.after_sign_in(request.session.pop(PENDING_REQUEST, None))
         if form.cleaned_data["sign_in"]:
             state.sign_in(request, user, methods=(methods.PASSWORD,), auth_time=clock.now())
         else:
             state.sign_out(request)  # a browser signed in as anyone is signed out: the password changed
-        return _page(request, "password_set", {"signed_in": form.cleaned_data["sign_in"]})
+        return _page(request, "password_set", {"signed_in": form.cleaned_data["sign_in"], "next": next_url})
 
 
 ACCOUNT_PAGES = ("/account", "/account/password", "/account/email")

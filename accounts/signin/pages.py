@@ -34,6 +34,7 @@ def sign_in_page(
             "external_links": links,
             # The accounts' doors (accounts.selfservice): sign-up continues to the same request.
             "signup_url": "/signup?" + urlencode({"next": continue_to}) if settings.SIGNUP_ENABLED else None,
+            "reset_url": "/account/password-reset?" + urlencode({"next": continue_to}),
         },
         status=status,
     )
