@@ -103,6 +103,22 @@ def issuer_deploy_check(app_configs, **kwargs) -> list[Warning]:
     return []
 
 
+@register(deploy=True)
+def email_deploy_check(app_configs, **kwargs) -> list[Warning]:
+    """`check --deploy`: email that would only be printed (no EMAIL_HOST), so verification and
+    password reset links would reach nobody."""
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
+        return [
+            Warning(
+                "EMAIL_HOST is not set: the task worker prints each email (verification and password "
+                "reset links) instead of sending it.",
+                hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_USE_TLS, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD).",
+                id="accounts.W006",
+            )
+        ]
+    return []
+
+
 def start_up() -> None:
     """What a server process does before it serves: refuse to start when misconfigured, then
     make sure a signing key exists (accounts.keys.lifecycle).

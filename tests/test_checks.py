@@ -117,3 +117,29 @@ def test_check_deploy_warns_of_a_non_https_issuer_and_plain_check_passes():
     assert plain.returncode == 0, plain.stderr
     assert "accounts.W005" not in plain.stdout + plain.stderr
     assert "accounts.W005" in deploy.stdout + deploy.stderr
+
+
+def test_check_deploy_warns_when_email_would_only_be_printed():
+    printed = run(["manage.py", "check", "--deploy"], DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
+    sent = run(
+        ["manage.py", "check", "--deploy"],
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="x" * 50,
+        EMAIL_HOST="smtp.internal",
+    )
+
+    assert "accounts.W006" in printed.stdout + printed.stderr
+    assert "accounts.W006" not in sent.stdout + sent.stderr
+
+
+def test_email_use_tls_and_ssl_together_refuse_to_start():
+    result = run(
+        ["manage.py", "check"],
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="x" * 50,
+        EMAIL_USE_TLS="1",
+        EMAIL_USE_SSL="1",
+    )
+
+    assert result.returncode != 0
+    assert "EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be set" in result.stderr

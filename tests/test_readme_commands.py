@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+import requests
 
 from tests.conftest import free_port
 
@@ -61,6 +62,18 @@ def answer_createsuperuser(child: pexpect.spawn, username: str) -> None:
     child.expect(re.escape("Password (again): "))
     child.sendline(ADMIN_PASSWORD)
     child.expect("Superuser created successfully.")
+
+
+def processes_in(directory: Path) -> list[str]:
+    """The command lines of the processes whose working directory is `directory`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cwd").resolve() == directory.resolve():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
 
 
 def is_superuser(database: Path, username: str) -> bool:
@@ -136,7 +149,11 @@ def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
     # Cron, on one host: each line's command, with the section's paths pointing here.
     cron = re.search(r"```cron\n(.*?)```", deploy, re.S).group(1)
     jobs = [line.split(None, 5)[5] for line in cron.strip().splitlines()]
-    assert [job.rsplit(" ", 1)[1] for job in jobs] == ["cleanup_tokens", "rotate_signing_key"]
+    assert [job.split("manage.py ", 1)[1].split()[0] for job in jobs] == [
+        "cleanup_tokens",
+        "rotate_signing_key",
+        "prune_db_task_results",
+    ]
     for job in jobs:
         ran = subprocess.run(
             [
@@ -153,14 +170,33 @@ def test_the_deploy_steps_work_as_written(fresh_clone, tmp_path):
         )
         assert ran.returncode == 0, (job, ran.stderr)
 
-    # The systemd unit: systemd-analyze accepts it (every key known, ExecStart executable) ...
-    unit = re.search(r"```ini\n(.*?)```", deploy, re.S).group(1)
-    unit_file = tmp_path / "authproject.service"
-    unit_file.write_text(
-        unit.replace("/srv/authproject", str(fresh_clone)).replace("/etc/authproject.env", str(env_file))
+    # The systemd units (the server, the worker): systemd-analyze accepts each (every key known,
+    # ExecStart executable), and the worker's command starts with the host's environment ...
+    units = re.findall(r"```ini\n(.*?)```", deploy, re.S)
+    assert [unit.count("ExecStart=") for unit in units] == [1, 1]
+    for name, unit in zip(("authproject", "authproject-worker"), units, strict=True):
+        unit_file = tmp_path / f"{name}.service"
+        unit_file.write_text(
+            unit.replace("/srv/authproject", str(fresh_clone)).replace("/etc/authproject.env", str(env_file))
+        )
+        verified = subprocess.run(
+            ["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True
+        )
+        assert (verified.returncode, verified.stderr) == (0, ""), name
+    worker = re.search(r"(?m)^ExecStart=(.*db_worker.*)$", units[1]).group(1)
+    batch = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"set -a; . {env_file}; set +a; {worker.replace('/srv/authproject', str(fresh_clone))} --batch",
+        ],
+        cwd=str(fresh_clone),
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    verified = subprocess.run(["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True)
-    assert (verified.returncode, verified.stderr) == (0, "")
+    assert batch.returncode == 0, batch.stderr
     # ... and its EnvironmentFile= reads the file as the shell does: systemd takes a line's whole
     # rest as the value (an inline comment would be part of it), so both must agree.
     by_shell = dict(
@@ -214,7 +250,22 @@ def test_make_superuser_creates_the_first_administrator_and_make_run_says_where_
     try:
         server.expect(re.escape("API documentation: http://127.0.0.1:8000/docs/"))
         server.expect(re.escape("sign in as johndoe / secret"))
-        server.expect("Starting development server|Error: That port is already in use")
+        started = server.expect(["Starting development server", "Error: That port is already in use"])
+        if started == 0:
+            # Sign-up is on under `make run`, and the worker beside the server prints the email.
+            signed_up = requests.post(
+                "http://127.0.0.1:8000/users/",
+                json={
+                    "username": "newcomer",
+                    "email": "newcomer@example.com",
+                    "password": "a newcomer's passphrase",
+                },
+                timeout=30,
+            )
+            assert signed_up.status_code == 201, signed_up.text
+            server.expect(re.escape("Subject: authproject: Confirm your email address"), timeout=60)
+            server.expect(r"http://127\.0\.0\.1:8000/email/confirm/\S+")
     finally:
         server.terminate(force=True)
     assert "DJANGO_DEBUG=1" in (fresh_clone / ".env").read_text().splitlines()
+    assert processes_in(fresh_clone) == [], "make run left processes behind"

@@ -1,0 +1,63 @@
+"""The README's accounts walk-through (sign-up, verification, reset, password and email change),
+run as written against a live server with sign-up on (as `make run` has it)."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from tests.conftest import other_process_environment
+
+# Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
+pytestmark = pytest.mark.once
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+SECTION = "### The accounts with curl"
+
+
+def accounts_script(base_url: str) -> str:
+    """The first walk-through's helper and $API, then the accounts section's sh block."""
+    text = README.read_text()
+    first = re.search(r"```sh\n(.*?)```", text[text.index("## Walk-through with curl") :], re.S).group(1)
+    prelude = [line for line in first.splitlines() if line.startswith(("field()", "API="))]
+    assert len(prelude) == 2
+    start = text.index(SECTION)
+    (block,) = re.findall(r"```sh\n(.*?)```", text[start : text.index("\n## ", start)], re.S)
+    return "set -eu\n" + "\n".join(prelude).replace("http://127.0.0.1:8000", base_url) + "\n" + block
+
+
+def test_the_readme_accounts_walkthrough_behaves_as_written(live_service, server_password_hashers):
+    base_url = live_service(SIGNUP_ENABLED="1")
+
+    result = subprocess.run(
+        ["bash", "-c", accounts_script(base_url)],
+        cwd=README.parent,
+        env=other_process_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    reset = '{"detail":"If an account has this email address, a link to reset its password is on its way."}'
+    assert lines[0] == (
+        '{"username":"maria","email":"maria@example.com","full_name":"Maria Lopez",'
+        '"email_verified":false,"disabled":false}'
+    )
+    assert lines[1].startswith(
+        '{"username":["A user with that username already exists."],"password":["This password is too short.'
+    )
+    assert lines[2:] == [
+        '{"username":"maria","email":"maria@example.com","full_name":"Maria Lopez","disabled":false,"email_verified":false}',
+        '{"detail":"A new link is on its way to maria@example.com."}',
+        reset,
+        reset,
+        "204",
+        '{"detail":"A link to confirm it is on its way to maria@new.example."}',
+    ]
+    maria = User.objects.get(username="maria")
+    assert (maria.email, maria.pending_email) == ("maria@example.com", "maria@new.example")
+    assert maria.check_password("a second quiet river 42")
