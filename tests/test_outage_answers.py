@@ -119,3 +119,34 @@ def test_with_redis_unreachable_a_login_answers_503_fast_and_rotation_goes_on(
     assert_temporarily_unavailable(login)
     assert elapsed < 5  # bounded by the socket timeouts, far below gunicorn's 30 s
     assert rotate.status_code == HTTPStatus.OK  # rotation never needs the counters
+
+
+def test_the_accounts_endpoints_answer_503_while_the_database_is_down_and_nothing_is_written(
+    api_client, client, user, password, database, settings
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.models import User
+
+    settings.SIGNUP_ENABLED = True
+    tokens = api_client.post("/login", {"username": user.username, "password": password}).json()
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
+    database.down()
+
+    answers = [
+        api_client.post("/users/", {"username": "maria", "email": "m@example.com", "password": "a long passphrase 1"}),
+        api_client.post("/password-reset", {"email": "johndoe@example.com"}),
+        api_client.post("/users/me/password", {"current_password": password, "new_password": "x y z w 12"}, **bearer),
+        api_client.post("/users/me/email", {"email": "j@new.example", "password": password}, **bearer),
+        api_client.post("/users/me/email/verification", **bearer),
+    ]
+    page = client.post("/account/password-reset", {"email": "johndoe@example.com"})
+    database.up()
+
+    for response in answers:
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE, response.content
+        assert int(response["Retry-After"]) > 0
+    assert page.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert not User.objects.filter(username="maria").exists()
+    assert not DBTaskResult.objects.exists()
+    assert User.objects.get(pk=user.pk).check_password(password)
