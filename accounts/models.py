@@ -95,6 +95,12 @@ class User(AbstractUser):
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with that email address already exists.",
             ),
+            # "Maria" and "maria" are one name: concurrent sign-ups cannot take both.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message="A user with that username already exists.",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(Exact(Trim("email"), "")),
                 name="accounts_user_email_required",

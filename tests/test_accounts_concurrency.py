@@ -24,8 +24,16 @@ def signup_service(live_service, server_password_hashers):
 
 
 def test_concurrent_sign_ups_of_one_username_create_one_account(signup_service):
+    # "racer", "RACER", "racer", ...: one name, whatever its case (a unique index on its lower case).
     requests = [
-        ("/users/", {"username": "racer", "email": f"racer{n}@example.com", "password": PASSWORD})
+        (
+            "/users/",
+            {
+                "username": "racer" if n % 2 else "RACER",
+                "email": f"racer{n}@example.com",
+                "password": PASSWORD,
+            },
+        )
         for n in range(CONCURRENT)
     ]
 
@@ -38,7 +46,7 @@ def test_concurrent_sign_ups_of_one_username_create_one_account(signup_service):
         for status, body in results
         if status == 400
     )
-    assert User.objects.filter(username="racer").count() == 1
+    assert User.objects.filter(username__iexact="racer").count() == 1
 
 
 def test_concurrent_sign_ups_of_one_email_answer_alike_and_create_one_account(signup_service):

@@ -2,7 +2,8 @@
 against gunicorn, with every email sent by a real `manage.py db_worker` to a real SMTP server.
 
 A person meets a third-party application's authorization request, creates an account from its
-sign-in page, follows the verification link of the email, and goes on to the consent page and
+sign-in page, follows the verification link of the email, signs in with the new password, and
+goes on to the consent page and
 back to the application with a code, whose ID token says the email is verified. Another person,
 who forgot a password, asks for the link from the sign-in page and sets a new password with it.
 Each page is kept as a screenshot under var/test-artifacts/pages/accounts-*.png.
@@ -167,6 +168,11 @@ def test_a_person_signs_up_from_an_apps_sign_in_page_confirms_the_email_and_the_
                 screenshot(page, "email-confirmed")
 
                 continue_link.click()
+                # The sign-up signed no one in (a taken email would not be either): the new password now.
+                expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+                page.get_by_label("Username").fill("maria")
+                page.get_by_label("Password").fill(NEW_PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
                 expect(page.get_by_role("heading", name="Allow Photo printer?")).to_be_visible()
                 expect(page.locator("main")).to_contain_text("maria")
                 screenshot(page, "consent")

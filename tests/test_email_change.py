@@ -60,19 +60,92 @@ def test_a_wrong_password_is_a_400_and_changes_nothing(api_client, user, tokens)
     assert User.objects.get(pk=user.pk).pending_email == ""
 
 
-def test_an_address_of_another_account_gets_the_same_answer_and_its_owner_a_notice(
+def test_an_address_of_another_account_is_treated_alike_and_its_owner_gets_a_notice_not_a_link(
     api_client, user, user_factory, tokens, password, mailbox
 ):
     user_factory(username="alice", email="alice@example.com")
 
-    response = ask(api_client, tokens["access_token"], email="Alice@example.com", password=password)
+    taken = ask(api_client, tokens["access_token"], email="Alice@example.com", password=password)
 
-    assert response.status_code == HTTPStatus.ACCEPTED
-    assert User.objects.get(pk=user.pk).pending_email == ""
+    assert taken.status_code == HTTPStatus.ACCEPTED
+    assert taken.json() == {"detail": "A link to confirm it is on its way to Alice@example.com."}
+    assert User.objects.get(pk=user.pk).pending_email == "Alice@example.com"  # as for a free address
     run_queued_tasks()
     (notice,) = mailbox.to("alice@example.com")
     assert "Someone tried to use your email address" in notice["Subject"]
     assert "/email/confirm/" not in mailbox.text(notice)
+    (own,) = mailbox.to("johndoe@example.com")  # the asker's own address: the notice, as always
+    assert "A change of your email address was asked for" in own["Subject"]
+
+
+def test_the_former_address_is_told_when_the_change_is_done(
+    api_client, client, user, tokens, password, mailbox
+):
+    ask(api_client, tokens["access_token"], email="john@new.example", password=password)
+    run_queued_tasks()
+    client.post(mailbox.link("john@new.example", "/email/confirm/"))
+    run_queued_tasks()
+
+    subjects = [message["Subject"] for message in mailbox.to("johndoe@example.com")]
+
+    assert any("A change of your email address was asked for" in subject for subject in subjects)
+    assert any("Your email address was changed" in subject for subject in subjects)
+
+
+def test_the_notice_goes_to_the_address_of_the_request_even_when_sent_after_the_change(
+    api_client, client, user, tokens, password, mailbox
+):
+    from accounts.selfservice import links
+
+    ask(api_client, tokens["access_token"], email="john@new.example", password=password)
+    user.refresh_from_db()
+    url = links.email_confirmation_url(user)
+    client.post(url[url.index("/email/") :])  # followed before the worker ran
+
+    run_queued_tasks()
+
+    assert not any("was asked for" in message["Subject"] for message in mailbox.to("john@new.example"))
+    assert any("was asked for" in message["Subject"] for message in mailbox.to("johndoe@example.com"))
+
+
+@pytest.mark.parametrize("how", ["reset", "change"])
+def test_a_pending_change_ends_when_the_password_is_set(
+    api_client, client, user, tokens, password, mailbox, how
+):
+    ask(api_client, tokens["access_token"], email="attacker@evil.example", password=password)
+    run_queued_tasks()
+    link = mailbox.link("attacker@evil.example", "/email/confirm/")
+    new_password = "the owner's new passphrase 8"
+    if how == "change":
+        response = api_client.post(
+            "/users/me/password",
+            {"current_password": password, "new_password": new_password},
+            HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}",
+        )
+        assert response.status_code == HTTPStatus.NO_CONTENT
+    else:
+        api_client.post("/password-reset", {"email": "johndoe@example.com"})
+        run_queued_tasks()
+        assert (
+            client.post(
+                mailbox.link("johndoe@example.com", "/password-reset/"), {"new_password": new_password}
+            ).status_code
+            == 200
+        )
+
+    assert User.objects.get(pk=user.pk).pending_email == ""
+    assert client.post(link).status_code == HTTPStatus.BAD_REQUEST
+    assert User.objects.get(pk=user.pk).email == "johndoe@example.com"
+
+
+def test_a_password_set_by_any_path_makes_an_email_link_worthless(client, user):
+    from accounts.selfservice import links
+
+    url = links.email_confirmation_url(user)
+    user.set_password("set in the admin, say 12")
+    user.save()
+
+    assert client.post(url[url.index("/email/") :]).status_code == HTTPStatus.BAD_REQUEST
 
 
 def test_the_same_email_is_a_400(api_client, user, tokens, password):

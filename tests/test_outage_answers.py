@@ -134,9 +134,13 @@ def test_the_accounts_endpoints_answer_503_while_the_database_is_down_and_nothin
     database.down()
 
     answers = [
-        api_client.post("/users/", {"username": "maria", "email": "m@example.com", "password": "a long passphrase 1"}),
+        api_client.post(
+            "/users/", {"username": "maria", "email": "m@example.com", "password": "a long passphrase 1"}
+        ),
         api_client.post("/password-reset", {"email": "johndoe@example.com"}),
-        api_client.post("/users/me/password", {"current_password": password, "new_password": "x y z w 12"}, **bearer),
+        api_client.post(
+            "/users/me/password", {"current_password": password, "new_password": "x y z w 12"}, **bearer
+        ),
         api_client.post("/users/me/email", {"email": "j@new.example", "password": password}, **bearer),
         api_client.post("/users/me/email/verification", **bearer),
     ]

@@ -85,12 +85,18 @@ def test_the_verification_link_arrives_by_smtp_and_verifies_the_email_with_one_p
         ("password123", "This password is too common."),
         ("8734562098341", "This password is entirely numeric."),
         ("maria.lopez.example", "The password is too similar to the email address."),
+        ("Esperanza Wilhelmina", "The password is too similar to the full name."),
     ],
 )
 def test_each_password_validator_refuses_with_its_message_on_the_password_field(
     api_client, db, password, message
 ):
-    response = sign_up(api_client, email="maria.lopez.example@example.com", password=password)
+    response = sign_up(
+        api_client,
+        email="maria.lopez.example@example.com",
+        full_name="Esperanza Wilhelmina",
+        password=password,
+    )
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert message in response.json()["password"]
@@ -186,9 +192,30 @@ def test_the_signup_page_creates_the_account_signs_the_browser_in_and_sends_the_
 
     assert response.status_code == HTTPStatus.OK
     assert b"Check your email" in response.content
-    assert client.get("/account").status_code == HTTPStatus.OK  # signed in
+    # Not signed in (a taken email would sign no one in, so a new one does not either) ...
+    assert client.get("/account").status_code == HTTPStatus.SEE_OTHER
+    # ... but the new password signs in at once.
+    signed_in = client.post("/account/sign-in", {"username": "maria", "password": NEW_PASSWORD})
+    assert signed_in.status_code == HTTPStatus.SEE_OTHER
+    assert client.get("/account").status_code == HTTPStatus.OK
     run_queued_tasks()
     assert mailbox.link("maria@example.com", "/email/confirm/")
+
+
+def test_the_signup_page_answers_a_taken_email_exactly_as_a_new_one(client, user, db):
+    from django.test import Client
+
+    fresh = Client()
+    taken = client.post(
+        "/signup", {"username": "maria", "email": "johndoe@example.com", "password": NEW_PASSWORD}
+    )
+    new = fresh.post(
+        "/signup", {"username": "maria2", "email": "maria2@example.com", "password": NEW_PASSWORD}
+    )
+
+    assert taken.status_code == new.status_code == HTTPStatus.OK
+    assert taken.content.replace(b"johndoe", b"X") == new.content.replace(b"maria2", b"X")
+    assert set(taken.cookies) == set(new.cookies)  # no session cookie for one of them only
 
 
 def test_the_signup_page_shows_each_refusal_on_its_field(client, user):
@@ -211,3 +238,15 @@ def test_the_signup_page_is_csrf_protected(db):
 
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert not User.objects.exists()
+
+
+def test_a_username_is_stored_as_the_sign_in_forms_read_it_nfkc(api_client, client, db):
+    response = sign_up(api_client, username="\ufb01ona")  # "ﬁona", with the fi ligature
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert response.json()["username"] == "fiona"
+    assert User.objects.filter(username="fiona").exists()
+    assert (
+        client.post("/account/sign-in", {"username": "\ufb01ona", "password": NEW_PASSWORD}).status_code
+        == 303
+    )

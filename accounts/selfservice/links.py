@@ -48,14 +48,17 @@ class PasswordResetTokens(_LinkTokens):
 
 
 class EmailConfirmationTokens(_LinkTokens):
-    """Bound to the email, whether it is verified and the pending new email: confirming spends the
-    link, and a newer email change makes an older link worthless."""
+    """Bound to the email, whether it is verified, the pending new email and the password hash:
+    confirming spends the link, a newer email change makes an older link worthless, and so does
+    a password set by any path (an account recovered from whoever asked for the change)."""
 
     key_salt = "accounts.selfservice.links.EmailConfirmationTokens"
     lifetime_setting = "EMAIL_VERIFICATION_LIFETIME_SECONDS"
 
     def _make_hash_value(self, user: User, timestamp: int) -> str:
-        return f"{user.pk}|{user.email}|{user.email_verified}|{user.pending_email}|{timestamp}"
+        return (
+            f"{user.pk}|{user.email}|{user.email_verified}|{user.pending_email}|{user.password}|{timestamp}"
+        )
 
 
 password_reset_tokens = PasswordResetTokens()

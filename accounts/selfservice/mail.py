@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import DatabaseError
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django_tasks import task
@@ -41,6 +42,10 @@ def _confirm_email(user_id: int) -> Letter | None:
     if user is None or (user.email_verified and not user.pending_email):
         return None  # verified meanwhile, or gone: nothing to confirm
     change = bool(user.pending_email)
+    if change:
+        owner = User.objects.filter(email__iexact=user.pending_email).exclude(pk=user.pk).first()
+        if owner is not None:  # another account's address: its owner is told, no link is sent
+            return _address_in_use(owner.pk, "email change")
     return Letter(
         to=user.pending_email or user.email,
         subject="Confirm your new email address" if change else "Confirm your email address",
@@ -85,15 +90,29 @@ def _address_in_use(user_id: int, attempted: str) -> Letter | None:
     )
 
 
-def _email_change_notice(user_id: int, new_email: str) -> Letter | None:
+def _email_change_notice(user_id: int, new_email: str, to: str) -> Letter | None:
+    """To the address the account had when the change was asked for (`to`), whenever it is sent."""
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return None
     return Letter(
-        to=user.email,
+        to=to,
         subject="A change of your email address was asked for",
         template="email_change_notice",
         context={"user": user, "new_email": new_email},
+    )
+
+
+def _email_changed(user_id: int, old_email: str) -> Letter | None:
+    """To the former address, once the change is done."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return None
+    return Letter(
+        to=old_email,
+        subject="Your email address was changed",
+        template="email_changed",
+        context={"user": user, "old_email": old_email},
     )
 
 
@@ -114,6 +133,7 @@ COMPOSERS = {
     "password_reset": _password_reset,
     "address_in_use": _address_in_use,
     "email_change_notice": _email_change_notice,
+    "email_changed": _email_changed,
     "password_changed": _password_changed,
 }
 
@@ -143,12 +163,12 @@ def message(letter: Letter) -> EmailMultiAlternatives:
 def deliver(kind: str, attempt: int, arguments: dict) -> str:
     """Compose and send one email; on an SMTP or network failure, enqueue the next attempt and
     fail this one (the task list keeps why)."""
-    letter = COMPOSERS[kind](**arguments)
-    if letter is None:
-        return "nothing to send"
     try:
+        letter = COMPOSERS[kind](**arguments)
+        if letter is None:
+            return "nothing to send"
         message(letter).send()
-    except (OSError, smtplib.SMTPException) as e:  # refused, down, timed out, TLS
+    except (OSError, smtplib.SMTPException, DatabaseError) as e:  # refused, down, timed out, TLS
         if attempt >= settings.EMAIL_SEND_ATTEMPTS:
             logger.error("email %r not delivered after %d attempts: %s", kind, attempt, e)
             audit.event("email not delivered", kind=kind, attempts=attempt)

@@ -41,7 +41,6 @@ class NewUser:
     username: str
     email: str
     full_name: str
-    user: User | None  # the new account; None when the email was taken (never in the answer)
 
 
 def password_problems(password: str, *, user: User) -> list[str]:
@@ -60,6 +59,7 @@ def sign_up(*, username: str, email: str, password: str, full_name: str, caller:
     beyond the email requests' limits.
     """
     email = User.objects.normalize_email(email)
+    username = User.normalize_username(username)  # NFKC, as Django's sign-in forms read it
     policy.email_request(caller=caller, email=email)
     candidate = User(username=username, email=email, full_name=full_name)
     errors = {}
@@ -69,7 +69,7 @@ def sign_up(*, username: str, email: str, password: str, full_name: str, caller:
         errors["password"] = problems
     if errors:
         raise FieldErrors(errors)
-    answer = NewUser(username=username, email=email, full_name=full_name, user=None)
+    answer = NewUser(username=username, email=email, full_name=full_name)
     owner = User.objects.filter(email__iexact=email).first()
     if owner is None:
         candidate.set_password(password)
@@ -85,7 +85,7 @@ def sign_up(*, username: str, email: str, password: str, full_name: str, caller:
                 raise
         else:
             audit.event("sign-up", user=candidate.pk, username=username, ip=caller.ip_address)
-            return NewUser(username=username, email=email, full_name=full_name, user=candidate)
+            return answer
     # The address has an account: the same answer, the same hashing cost, and its owner is told.
     make_password(password)
     mail.send("address_in_use", user_id=owner.pk, attempted="sign-up")
@@ -146,7 +146,9 @@ def email_confirm(*, public_id: str, token: str) -> User:
                 user.save(update_fields=["email", "pending_email", "email_verified"])
         except IntegrityError:
             raise LinkRefused("This address now belongs to another account.") from None
-    changed = old_email != user.email
+        changed = old_email != user.email
+        if changed:
+            mail.send("email_changed", user_id=user.pk, old_email=old_email)
     audit.event("email changed" if changed else "email verified", user=user.pk)
     return user
 
@@ -171,9 +173,11 @@ def password_reset(*, public_id: str, token: str, password: str) -> User:
         if problems:
             raise FieldErrors({"new_password": problems})
         user.set_password(password)
-        if not user.email_verified and not user.pending_email:
+        if not user.pending_email:
             user.email_verified = True  # the link reached this mailbox: it is the user's
-        user.save()
+        # A pending email change ends with the password: whoever asked for it knew the old one.
+        user.pending_email = ""
+        user.save(update_fields=["password", "email_verified", "pending_email"])
         mail.send("password_changed", user_id=user.pk)
     audit.event("password reset", user=user.pk)
     return user
@@ -192,38 +196,42 @@ def _password_check(user: User, password: str, *, field: str, caller: Caller) ->
 
 def password_change(
     *, user: User, current_password: str, new_password: str, caller: Caller, keep_session: uuid.UUID | None
-) -> None:
+) -> User:
     """Change one's own password: every session but `keep_session` ends (None: all of them; a
-    browser keeps its sign-in through Django's update_session_auth_hash)."""
+    browser keeps its sign-in through Django's update_session_auth_hash with the user returned).
+    A pending email change ends too. Only the password and the pending email are written, on the
+    row as it is now (locked): nothing the request read earlier is written back."""
     _password_check(user, current_password, field="current_password", caller=caller)
     problems = password_problems(new_password, user=user)
     if problems:
         raise FieldErrors({"new_password": problems})
     with transaction.atomic():
-        user.set_password(new_password, keep_session=keep_session)
-        user.save()
+        current = User.objects.select_for_update().get(pk=user.pk)
+        current.set_password(new_password, keep_session=keep_session)
+        current.pending_email = ""
+        current.save(update_fields=["password", "pending_email"])
         mail.send("password_changed", user_id=user.pk)
     audit.event("password changed", user=user.pk, ip=caller.ip_address)
+    return current
 
 
 def email_change_request(*, user: User, email: str, password: str, caller: Caller) -> None:
-    """Ask to change one's email: the new address gets a link (the change happens when it is
-    followed), the current one a notice. An address of another account gets the same answer,
-    and its owner a notice instead of a link."""
+    """Ask to change one's email: the pending new address is recorded, the current address gets
+    a notice, and the new one a link (the change happens when it is followed). An address of
+    another account is treated alike here (the answer, the pending address, the notice); the
+    worker then sends its owner a notice instead of the link (accounts.selfservice.mail)."""
     email = User.objects.normalize_email(email.strip())
     _password_check(user, password, field="password", caller=caller)
     if email.lower() == user.email.lower():
         raise FieldErrors({"email": ["This is already your email address."]})
     policy.email_request(caller=caller, email=email)
-    owner = User.objects.filter(email__iexact=email).exclude(pk=user.pk).first()
     with transaction.atomic():
-        if owner is not None:
-            mail.send("address_in_use", user_id=owner.pk, attempted="email change")
-        else:
-            user.pending_email = email
-            user.save(update_fields=["pending_email"])
-            mail.send("confirm_email", user_id=user.pk)
-            mail.send("email_change_notice", user_id=user.pk, new_email=email)
+        current = User.objects.select_for_update().get(pk=user.pk)
+        current.pending_email = email
+        current.save(update_fields=["pending_email"])
+        mail.send("confirm_email", user_id=user.pk)
+        mail.send("email_change_notice", user_id=user.pk, new_email=email, to=current.email)
+    user.pending_email = email
     audit.event("email change asked", user=user.pk, ip=caller.ip_address)
 
 

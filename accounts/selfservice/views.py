@@ -239,10 +239,8 @@ class SignUpPage(View):
             return _page(request, "signup", context, status=HTTPStatus.BAD_REQUEST)
         except TooManyAttempts as e:
             return _too_many(request, "signup", context, e)
-        # Signed in at once when the account is new (the password just chosen proves it); a taken
-        # email signs no one in, and the page says the same.
-        if answer.user is not None:
-            state.sign_in(request, answer.user, methods=(methods.PASSWORD,), auth_time=clock.now())
+        # The browser is not signed in, whether or not the account is new: signing in only a new
+        # one would tell that a taken email was taken. It signs in with the new password next.
         if next_url:
             request.session[PENDING_REQUEST] = next_url
         return _page(request, "check_email", {"email": answer.email, "next": next_url, "signed_up": True})
@@ -372,7 +370,7 @@ class PasswordChangePage(AccountPage):
             return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
         user = self.signed_in.user
         try:
-            services.password_change(
+            user = services.password_change(
                 user=user, **form.cleaned_data, caller=caller_of(request), keep_session=None
             )
         except FieldErrors as e:
