@@ -44,6 +44,7 @@ PRODUCTION = {
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
     "DJANGO_SECURE_HSTS_PRELOAD": "1",
     "DJANGO_SECURE_COOKIES": "1",
+    "EMAIL_HOST": "smtp.example.com",  # otherwise email is only printed (accounts.W006)
 }
 
 
