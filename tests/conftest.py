@@ -267,7 +267,9 @@ def stop_gunicorn(servers) -> None:
             server.wait(timeout=10)
 
 
-STOP_WAIT = 5  # seconds: a server with no request in flight stops in well under one
+# Seconds: a server with no request in flight stops in well under one; one whose worker missed
+# the signal would wait 30 s, and a test server has nothing left to finish (its writes committed).
+STOP_WAIT = 1.5
 
 
 @pytest.fixture

@@ -156,6 +156,15 @@ def contrast(foreground: str, background: str) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
+def assert_fit_and_contrast(seen: dict) -> None:
+    """Every page `look` saw: no sideways scroll, and each text at WCAG 2.1 AA contrast (4.5:1)."""
+    for name, (overflow, colours) in seen.items():
+        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
+        assert colours, name
+        for element, foreground, background in colours:
+            assert contrast(foreground, background) >= 4.5, (name, element, foreground, background)
+
+
 def look(
     page, served: str, seen: dict, name: str, *, status: int = HTTPStatus.OK, path: str | None = None
 ) -> None:
@@ -202,8 +211,4 @@ def test_the_pages_for_people_fit_a_phone_and_a_laptop_with_aa_contrast(served):
         finally:
             browser.close()
 
-    for name, (overflow, colours) in seen.items():
-        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
-        assert colours, name
-        for element, foreground, background in colours:
-            assert contrast(foreground, background) >= 4.5, (name, element, foreground, background)
+    assert_fit_and_contrast(seen)

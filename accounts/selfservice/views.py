@@ -343,6 +343,19 @@ class AccountPage(View):
         status = context.pop("status", HTTPStatus.OK)
         return _page(request, self.template, {"user": self.signed_in.user, **context}, status=status)
 
+    def submit(self, request, form, action) -> HttpResponse:
+        """`action(cleaned_data)` for a valid form; the form again with its refusals otherwise
+        (400, or 429 while the user's sign-ins are blocked)."""
+        if not form.is_valid():
+            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
+        try:
+            return action(form.cleaned_data)
+        except FieldErrors as e:
+            _refused(form, e)
+            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
+        except TooManyAttempts as e:
+            return self.page(request, form=form, blocked=e.description, status=HTTPStatus.TOO_MANY_REQUESTS)
+
 
 class AccountOverviewPage(AccountPage):
     template = "account"
@@ -365,21 +378,14 @@ class PasswordChangePage(AccountPage):
         return self.page(request, form=forms.ChangePasswordForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = forms.ChangePasswordForm(request.POST)
-        if not form.is_valid():
-            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
-        user = self.signed_in.user
-        try:
+        def change(fields: dict) -> HttpResponse:
             user = services.password_change(
-                user=user, **form.cleaned_data, caller=caller_of(request), keep_session=None
+                user=self.signed_in.user, **fields, caller=caller_of(request), keep_session=None
             )
-        except FieldErrors as e:
-            _refused(form, e)
-            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
-        except TooManyAttempts as e:
-            return self.page(request, form=form, blocked=e.description, status=HTTPStatus.TOO_MANY_REQUESTS)
-        update_session_auth_hash(request, user)  # this browser stays signed in; every other one is out
-        return self.page(request, form=None, changed=True)
+            update_session_auth_hash(request, user)  # this browser stays signed in; every other one is out
+            return self.page(request, form=None, changed=True)
+
+        return self.submit(request, forms.ChangePasswordForm(request.POST), change)
 
 
 class EmailChangePage(AccountPage):
@@ -389,19 +395,11 @@ class EmailChangePage(AccountPage):
         return self.page(request, form=forms.ChangeEmailForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = forms.ChangeEmailForm(request.POST)
-        if not form.is_valid():
-            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
-        try:
-            services.email_change_request(
-                user=self.signed_in.user, **form.cleaned_data, caller=caller_of(request)
-            )
-        except FieldErrors as e:
-            _refused(form, e)
-            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
-        except TooManyAttempts as e:
-            return self.page(request, form=form, blocked=e.description, status=HTTPStatus.TOO_MANY_REQUESTS)
-        return _page(request, "check_email", {"email": form.cleaned_data["email"], "change": True})
+        def change(fields: dict) -> HttpResponse:
+            services.email_change_request(user=self.signed_in.user, **fields, caller=caller_of(request))
+            return _page(request, "check_email", {"email": fields["email"], "change": True})
+
+        return self.submit(request, forms.ChangeEmailForm(request.POST), change)
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -119,7 +119,7 @@ def test_the_link_and_error_pages_fit_a_phone_and_a_laptop_with_aa_contrast(prov
     """The pages of the provider path that a person may meet: the password step that links a
     Google account to the local account of its email (then with a wrong password), and the
     error page, each at 375 and 1280 px, kept as screenshots, with the checks of the sign-in pages."""
-    from tests.test_pages_in_chromium import SCREENS, WIDTHS, contrast, look
+    from tests.test_pages_in_chromium import SCREENS, WIDTHS, assert_fit_and_contrast, look
 
     provider_server.control("reset")
     User.objects.create_user(username="linda", email="linda@example.com", password="linda's long password 5")
@@ -162,8 +162,4 @@ def test_the_link_and_error_pages_fit_a_phone_and_a_laptop_with_aa_contrast(prov
     assert "linda@example.com" in texts["link"]
     assert "password" in texts["wrong"].lower()
     assert "Start again" in texts["error"]
-    for name, (overflow, colours) in seen.items():
-        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
-        assert colours, name
-        for element, foreground, background in colours:
-            assert contrast(foreground, background) >= 4.5, (name, element, foreground, background)
+    assert_fit_and_contrast(seen)
