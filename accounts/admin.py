@@ -18,7 +18,8 @@ from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_ad
 
 from accounts import clock, refresh_records, services
 from accounts.keys import ring
-from accounts.models import Client, LinkedIdentity, Session, SigningKey, User
+from accounts.mfa import factors as mfa_factors
+from accounts.models import Client, LinkedIdentity, RecoveryCode, Session, SigningKey, TotpDevice, User
 from accounts.oauth import clients
 from accounts.selfservice import services as selfservice
 from accounts.throttling.forms import ThrottledAdminAuthenticationForm
@@ -58,7 +59,7 @@ class UserChangeForm(DjangoUserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    readonly_fields = ("linked_identities", "sessions")
+    readonly_fields = ("linked_identities", "sessions", "second_factors")
     list_display = (
         "username",
         "email",
@@ -75,6 +76,7 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("full_name", "email", "email_verified", "pending_email")}),
         ("Sessions", {"fields": ("sessions",)}),
+        ("Two-step sign-in", {"fields": ("second_factors",)}),
         ("Sign in with Google", {"fields": ("linked_identities",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
@@ -88,7 +90,7 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-    actions = ["log_out_everywhere", "send_password_reset"]
+    actions = ["log_out_everywhere", "send_password_reset", "reset_second_factors"]
 
     @admin.display(description="sessions")
     def sessions(self, user: User) -> str:
@@ -117,6 +119,26 @@ class UserAdmin(DjangoUserAdmin):
                 )
                 for identity in identities
             ),
+        )
+
+    @admin.display(description="second factors")
+    def second_factors(self, user: User) -> str:
+        """What the user has set up (never a secret or a code)."""
+        device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first() if user.pk else None
+        if device is None:
+            return "none"
+        used = f", last used {device.last_used_at:%Y-%m-%d %H:%M}" if device.last_used_at else ""
+        left = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
+        return f"authenticator app (since {device.confirmed_at:%Y-%m-%d}{used}); {left} recovery code(s) left"
+
+    @admin.action(description="Reset second factors (the user sets them up again; sessions end)")
+    def reset_second_factors(self, request, queryset):
+        reset = mfa_factors.admin_reset(queryset)
+        revoked = services.admin_users_logout_everywhere(users=queryset)
+        self.message_user(
+            request,
+            f"Second factors reset for {reset} user(s); {revoked} session(s) revoked.",
+            messages.SUCCESS,
         )
 
     @admin.action(description="Send a password reset email")

@@ -31,6 +31,13 @@ class AccountsConfig(AppConfig):
 
         register_external(provider_link)  # "Sign in with Google" on the sign-in page, when configured
 
+        from accounts.mfa import factors
+        from accounts.mfa.login import second_factor_at_login
+        from accounts.signin.methods import register_second_step
+
+        services.register_second_factor(second_factor_at_login)  # `otp` at POST /login
+        register_second_step(factors.has_factor)  # the browser's second step after the first factor
+
         from accounts import grants, issuance
         from accounts.federation.grants import TokenExchangeGrant
         from accounts.federation.grants import enabled as provider_configured

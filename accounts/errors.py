@@ -158,6 +158,19 @@ class TooManyAttempts(OAuthError):
         return {"Retry-After": str(self.retry_after), **NO_STORE}
 
 
+class MfaRequired(OAuthError):
+    """POST /login of a user with a second factor, without `otp`: 401 mfa_required."""
+
+    error = "mfa_required"
+    status = HTTPStatus.UNAUTHORIZED
+
+    def __init__(self) -> None:
+        super().__init__("This account has a second factor: send its code as 'otp'.")
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer", **NO_STORE}
+
+
 class TooManyRequests(TooManyAttempts):
     """Too many requests that send an email, for this address or from this client: 429."""
 

@@ -231,6 +231,7 @@ class Session(models.Model):
     scope = models.CharField(max_length=200, blank=True, help_text="Granted scopes, space-separated.")
     nonce = models.CharField(max_length=512, blank=True, help_text="The authorization request's nonce.")
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in.")
+    amr = models.JSONField(default=list, blank=True, help_text="How the user signed in (RFC 8176 names).")
     revoked_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
 
@@ -332,6 +333,7 @@ class ThrottleCounter(models.Model):
 
 # The authorization server's models live with it; imported here so the app registry finds them.
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
+from accounts.mfa.models import RecoveryCode, TotpDevice  # noqa: E402
 from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
 
 __all__ = [
@@ -340,9 +342,11 @@ __all__ = [
     "Consent",
     "ExchangedIdToken",
     "LinkedIdentity",
+    "RecoveryCode",
     "RefreshTokenRecord",
     "Session",
     "SigningKey",
     "ThrottleCounter",
+    "TotpDevice",
     "User",
 ]

@@ -80,11 +80,18 @@ class LoginSerializer(OAuthParametersSerializer):
     password = serializers.CharField(style={"input_type": "password"})
     grant_type = serializers.CharField(required=False, help_text='Optional; when sent it must be "password".')
     scope = serializers.CharField(required=False, help_text="Accepted and ignored.")
+    otp = serializers.CharField(
+        required=False,
+        help_text="A user with a second factor: a code of the authenticator app, or a recovery code.",
+    )
 
     def check_parameters(self, params):
         if params["grant_type"] not in (None, "password"):
             raise UnsupportedGrantType('The only grant type at /login is "password".')
-        return {name: required_string(params, name) for name in ("username", "password")}
+        checked = {name: required_string(params, name) for name in ("username", "password")}
+        if params["otp"] is not None:
+            checked["otp"] = required_string(params, "otp")
+        return checked
 
 
 class TokenRequestSerializer(OAuthParametersSerializer):

@@ -31,10 +31,27 @@ from accounts.tokens import AccessToken, RefreshToken
 IssuedTokens = issuance.IssuedTokens
 
 
-def login(*, username: str, password: str, caller: Caller, now: datetime | None = None) -> IssuedTokens:
-    """Check the credentials and start a session (POST /login)."""
+# The second factors' checks of POST /login (accounts.mfa registers its own in accounts.apps):
+# check(user, otp) -> the RFC 8176 names it proved ([] when the user has no factor); raises
+# MfaRequired without `otp`, InvalidCredentials for a wrong one.
+_second_factor_checks: list = []
+
+
+def register_second_factor(check) -> None:
+    if check not in _second_factor_checks:
+        _second_factor_checks.append(check)
+
+
+def login(
+    *, username: str, password: str, caller: Caller, otp: str | None = None, now: datetime | None = None
+) -> IssuedTokens:
+    """Check the credentials (and a second factor, when the user has one) and start a session
+    (POST /login)."""
     user = credentials_check(username=username, password=password, caller=caller)
-    issued = session_start(user=user, caller=caller, grant_type=Session.Grant.PASSWORD, now=now)
+    amr = ["pwd"]
+    for check in _second_factor_checks:
+        amr += check(user, otp)
+    issued = session_start(user=user, caller=caller, grant_type=Session.Grant.PASSWORD, amr=amr, now=now)
     audit.event(
         "login", user=user.pk, username=user.get_username(), ip=caller.ip_address, sid=issued.session.pk
     )
@@ -63,12 +80,13 @@ def session_start(
     client: Client | None = None,
     scope: str = "",
     auth_time: datetime | None = None,
+    amr: list[str] = (),
     nonce: str = "",
     session_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> IssuedTokens:
     """Start a session for `user` (by `grant_type`, /login's unless named; through `client`, with
-    `scope`) and return its first token pair.
+    `scope`, signed in by the methods `amr`) and return its first token pair.
 
     `session_id` lets a caller name the session before it exists (a code records the session its
     exchange starts in the same statement that spends it).
@@ -100,6 +118,7 @@ def session_start(
         scope=scope,
         nonce=nonce,
         auth_time=auth_time or now,
+        amr=list(amr),
     )
     # Signed before anything is written: a signing key that cannot sign (a 503) starts nothing.
     issued = _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)

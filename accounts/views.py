@@ -22,6 +22,7 @@ from accounts.errors import NO_STORE
 from accounts.grants import grants
 from accounts.health import health
 from accounts.keys import ring
+from accounts.oauth.authorize import MFA_ACR
 from accounts.oauth.clients import client_auth_methods, client_authenticate
 from accounts.oauth.credentials import client_credentials
 from accounts.oidc.claims import CLAIMS_SUPPORTED
@@ -90,7 +91,10 @@ class LoginView(OAuthEndpoint):
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
         issued = services.login(
-            username=params["username"], password=params["password"], caller=caller_of(request)
+            username=params["username"],
+            password=params["password"],
+            otp=params.get("otp"),
+            caller=caller_of(request),
         )
         return token_response(issued)
 
@@ -251,6 +255,8 @@ def authorization_server_metadata() -> dict:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": _id_token_algorithms(),
         "claims_supported": CLAIMS_SUPPORTED,
+        # acr_values=<this> asks for a sign-in with a second factor (accounts.oauth.authorize).
+        "acr_values_supported": [MFA_ACR],
         # Discovery 1.0 §3 defaults request_uri_parameter_supported to true: say what is not supported.
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularSwaggerOauthRedirectView
 
 from accounts import views
 from accounts.federation import views as federation_views
+from accounts.mfa import views as mfa_views
 from accounts.oauth import views as oauth_views
 from accounts.oidc import views as oidc_views
 from accounts.selfservice import views as selfservice_views
@@ -54,6 +55,8 @@ urlpatterns = [
     re_path(r"^account/sign-in/?$", selfservice_views.AccountSignInPage.as_view(), name="account-sign-in"),
     re_path(r"^account/password/?$", selfservice_views.PasswordChangePage.as_view(), name="account-password"),
     re_path(r"^account/email/?$", selfservice_views.EmailChangePage.as_view(), name="account-email"),
+    re_path(r"^account/security/?$", mfa_views.SecurityPage.as_view(), name="account-security"),
+    re_path(r"^sign-in/second-factor/?$", mfa_views.SecondStepPage.as_view(), name="second-factor"),
     re_path(
         r"^account/password-reset/?$",
         selfservice_views.PasswordResetRequestPage.as_view(),

@@ -154,16 +154,17 @@ def test_a_rotation_costs_two_round_trips_on_postgresql_and_four_statements_on_s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_login_costs_eight_statements(api_client, user, password, django_assert_max_num_queries):
+def test_a_login_costs_nine_statements(api_client, user, password, django_assert_max_num_queries):
     api_client.post("/login", {"username": user.username, "password": password})  # loads the signing key
     # Throttling: read this IP's failures; count the attempt of this IP and username (update,
-    # read back). Read the user. Lock it and check its password is unchanged; insert the refresh
-    # token record; insert the session. Clear the attempt count. (+ BEGIN and COMMIT)
-    with django_assert_max_num_queries(8 + 2) as captured:
+    # read back). Read the user. Does it have a second factor? Lock it and check its password is
+    # unchanged; insert the refresh token record; insert the session. Clear the attempt count.
+    # (+ BEGIN and COMMIT)
+    with django_assert_max_num_queries(9 + 2) as captured:
         response = api_client.post("/login", {"username": user.username, "password": password})
 
     assert response.status_code == HTTPStatus.OK
-    assert len(data_statements(captured)) == 8
+    assert len(data_statements(captured)) == 9
 
 
 @pytest.mark.parametrize("interval", [0, 30])

@@ -62,6 +62,15 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 
 def _signed_in(request: HttpRequest, outcome: signin.SignedInByProvider) -> HttpResponse:
     user = outcome.proof.user
+    if methods.needs_second_step(user):  # the provider proved the first factor; this service asks the second
+        state.begin_second_step(
+            request,
+            user,
+            methods=outcome.proof.methods,
+            auth_time=outcome.auth_time,
+            next_url=outcome.next_url or "",
+        )
+        return SeeOther(state.SECOND_STEP_PATH)
     state.sign_in(request, user, methods=outcome.proof.methods, auth_time=outcome.auth_time)
     audit.event("provider sign-in", user=user.pk, ip=caller_of(request).ip_address)
     if outcome.next_url:

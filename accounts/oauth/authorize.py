@@ -30,6 +30,7 @@ from accounts.oauth import codes
 from accounts.oauth.clients import redirect_uri_matches
 from accounts.oauth.codes import CODE_CHALLENGE
 from accounts.oauth.models import Client, Consent
+from accounts.signin import methods
 from accounts.signin.state import SignedIn
 
 # Each scope a client may ask for, with the line the consent page shows for it.
@@ -54,7 +55,10 @@ PARAMETERS = (
     "prompt",
     "max_age",
     "login_hint",
+    "acr_values",
 )
+# acr_values asking for a second factor (OpenID Connect Core §3.1.2.1; listed in discovery).
+MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class AuthorizationRequest:
     prompts: frozenset[str] = frozenset()
     max_age: int | None = None
     login_hint: str | None = None
+    wants_mfa: bool = False  # acr_values named MFA_ACR
 
     def redirect_to(self, **params: str) -> str:
         """The redirect_uri with `params`, `state` and `iss` (RFC 9207) added to its query."""
@@ -154,6 +159,7 @@ def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> Authori
         prompts=prompts,
         max_age=min(int(max_age), MAX_AGE_CEILING) if max_age is not None else None,
         login_hint=_single(values, "login_hint"),
+        wants_mfa=MFA_ACR in (_single(values, "acr_values") or "").split(),
     )
 
 
@@ -202,7 +208,19 @@ def decide(
     Remembers an "allow" and issues the code; nothing else is written.
     """
     auth_time = signed_in.auth_time if signed_in is not None else None
-    if signed_in is None or (not just_signed_in and request.needs_sign_in(auth_time=auth_time, now=now)):
+    # A second factor asked for (acr_values) by a user who has one but signed in without it:
+    # signing in again asks for it. A user without one gets the sign-in as it is (acr says so).
+    step_up = (
+        signed_in is not None
+        and request.wants_mfa
+        and "mfa" not in signed_in.methods
+        and methods.needs_second_step(signed_in.user)
+    )
+    if (
+        signed_in is None
+        or step_up
+        or (not just_signed_in and request.needs_sign_in(auth_time=auth_time, now=now))
+    ):
         if "none" in request.prompts:
             return Redirect(request.error_redirect(LoginRequired("Sign-in is required.")))
         return NeedsSignIn()
@@ -223,6 +241,7 @@ def decide(
         scope=request.scope,
         nonce=request.nonce,
         auth_time=auth_time,
+        amr=signed_in.methods,
         now=now,
     )
     return Redirect(request.redirect_to(code=code))

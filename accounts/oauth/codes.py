@@ -38,6 +38,7 @@ def code_issue(
     scope: str,
     nonce: str,
     auth_time: datetime,
+    amr: list[str] = (),
     now: datetime | None = None,
 ) -> str:
     """A new authorization code for these bindings (returned once; only its hash is stored)."""
@@ -52,6 +53,7 @@ def code_issue(
         scope=scope,
         nonce=nonce,
         auth_time=auth_time,
+        amr=list(amr),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.AUTHORIZATION_CODE_LIFETIME_SECONDS),
     )
@@ -104,6 +106,7 @@ def code_exchange(
                 client=client,
                 scope=record.scope,
                 auth_time=record.auth_time,
+                amr=record.amr,
                 nonce=record.nonce,
                 session_id=session_id,
                 now=now,

@@ -50,6 +50,7 @@ class AuthorizationCode(models.Model):
     scope = models.CharField(max_length=200, blank=True)
     nonce = models.CharField(max_length=512, blank=True)
     auth_time = models.DateTimeField(help_text="When the user signed in.")
+    amr = models.JSONField(default=list, blank=True, help_text="How the user signed in (RFC 8176 names).")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     exchanged_at = models.DateTimeField(null=True, blank=True)

@@ -27,6 +27,8 @@ CLAIMS_SUPPORTED = [
     "exp",
     "iat",
     "auth_time",
+    "amr",
+    "acr",
     "nonce",
     "sid",
     "name",

@@ -7,9 +7,11 @@ import jwt
 from django.conf import settings
 
 from accounts.keys import ring
+from accounts.oauth.authorize import MFA_ACR
 from accounts.oidc.claims import user_claims
 
 ID_TOKEN_TYP = "JWT"
+MFA = "mfa"  # RFC 8176: the sign-in used more than one factor
 
 
 def id_token_issue(*, session, scope: str, now: datetime) -> str:
@@ -32,6 +34,10 @@ def id_token_issue(*, session, scope: str, now: datetime) -> str:
         "auth_time": int((session.auth_time or session.created_at).timestamp()),
         "sid": str(session.pk),
     }
+    if session.amr:  # RFC 8176; OpenID Connect Core §2
+        claims["amr"] = list(session.amr)
+        if MFA in session.amr:
+            claims["acr"] = MFA_ACR
     if session.nonce:
         claims["nonce"] = session.nonce
     return jwt.encode(claims, private, algorithm=key.algorithm, headers={"kid": key.kid, "typ": ID_TOKEN_TYP})

@@ -317,6 +317,16 @@ class PasswordResetPage(View):
             _refused(form, e)
             return _page(request, "set_password", {"form": form}, status=HTTPStatus.BAD_REQUEST)
         next_url = redirects.after_sign_in(request.session.pop(PENDING_REQUEST, None))
+        if form.cleaned_data["sign_in"] and methods.needs_second_step(user):
+            # The reset link proves the mailbox, not the second factor: that is asked next.
+            state.begin_second_step(
+                request,
+                user,
+                methods=(methods.PASSWORD,),
+                auth_time=clock.now(),
+                next_url=next_url or "/account",
+            )
+            return SeeOther(state.SECOND_STEP_PATH)
         if form.cleaned_data["sign_in"]:
             state.sign_in(request, user, methods=(methods.PASSWORD,), auth_time=clock.now())
         else:
@@ -324,7 +334,7 @@ class PasswordResetPage(View):
         return _page(request, "password_set", {"signed_in": form.cleaned_data["sign_in"], "next": next_url})
 
 
-ACCOUNT_PAGES = ("/account", "/account/password", "/account/email")
+ACCOUNT_PAGES = ("/account", "/account/security", "/account/password", "/account/email")
 
 
 class AccountPage(View):
@@ -414,6 +424,15 @@ class AccountSignInPage(View):
         proof = methods.password(form)
         if proof is None:
             return self.show(request, form)
+        if methods.needs_second_step(proof.user):
+            state.begin_second_step(
+                request,
+                proof.user,
+                methods=proof.methods,
+                auth_time=clock.now(),
+                next_url=self.next_url(request),
+            )
+            return SeeOther(state.SECOND_STEP_PATH)
         state.sign_in(request, proof.user, methods=proof.methods, auth_time=clock.now())
         return SeeOther(self.next_url(request))
 

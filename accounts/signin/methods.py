@@ -67,6 +67,20 @@ def register_external(method: ExternalMethod) -> None:
         _external.append(method)
 
 
+# Each says whether a user proven by a first factor must also pass the second step (accounts.mfa).
+_second_steps: list[Callable[[User], bool]] = []
+
+
+def register_second_step(needed: Callable[[User], bool]) -> None:
+    if needed not in _second_steps:
+        _second_steps.append(needed)
+
+
+def needs_second_step(user: User) -> bool:
+    """Whether a sign-in of `user` asks for a second factor before the browser is signed in."""
+    return any(needed(user) for needed in _second_steps)
+
+
 def external_links(*, next_url: str, max_age: int | None) -> list[ExternalLink]:
     """The sign-in page's other ways in for the pending request `next_url`."""
     return [link for method in _external if (link := method(next_url, max_age)) is not None]

@@ -51,6 +51,59 @@ def signed_in(request: HttpRequest) -> SignedIn | None:
     )
 
 
+SECOND_STEP = "accounts.second_step"  # a first factor proven, the second asked for
+SECOND_STEP_SECONDS = 300  # how long the second step waits
+SECOND_STEP_PATH = "/sign-in/second-factor"  # its page (accounts.mfa.views)
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """A sign-in half done: `user` proved `methods` at `auth_time`; the browser goes on to `next`."""
+
+    user: User
+    methods: tuple[str, ...]
+    auth_time: datetime
+    next_url: str
+
+
+def begin_second_step(
+    request: HttpRequest, user: User, *, methods: tuple[str, ...], auth_time: datetime, next_url: str
+) -> None:
+    """Remember the first factor (not a sign-in: the browser is signed out meanwhile)."""
+    django_logout(request)
+    request.session[SECOND_STEP] = {
+        "user": user.pk,
+        "password": user.password,  # a password set meanwhile ends the half-done sign-in
+        "methods": list(methods),
+        "auth_time": int(auth_time.timestamp()),
+        "next": next_url,
+    }
+
+
+def second_step(request: HttpRequest, *, now: datetime) -> SecondStep | None:
+    """The pending second step, while it is fresh and its user is active and unchanged."""
+    pending = request.session.get(SECOND_STEP)
+    if not isinstance(pending, dict) or not isinstance(pending.get("auth_time"), int):
+        return None
+    if now.timestamp() - pending["auth_time"] > SECOND_STEP_SECONDS:
+        return None
+    user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    if user is None or user.password != pending.get("password"):
+        return None
+    return SecondStep(
+        user=user,
+        methods=tuple(pending.get("methods") or ()),
+        auth_time=datetime.fromtimestamp(pending["auth_time"], tz=UTC),
+        next_url=str(pending.get("next") or ""),
+    )
+
+
+def finish_second_step(request: HttpRequest, step: SecondStep, *, methods: tuple[str, ...]) -> SignedIn:
+    """Sign the browser in: the first factor's methods and the second's (`methods`)."""
+    request.session.pop(SECOND_STEP, None)
+    return sign_in(request, step.user, methods=(*step.methods, *methods), auth_time=step.auth_time)
+
+
 def sign_out(request: HttpRequest) -> None:
     """End the browser's sign-in (Django's logout: the session is flushed)."""
     django_logout(request)
