@@ -351,7 +351,7 @@ class AccountPage(View):
 
     def page(self, request, **context) -> HttpResponse:
         status = context.pop("status", HTTPStatus.OK)
-        return _page(request, self.template, {"user": self.signed_in.user, **context}, status=status)
+        return render(request, f"{self.template}.html", {"user": self.signed_in.user, **context}, status=status)
 
     def submit(self, request, form, action) -> HttpResponse:
         """`action(cleaned_data)` for a valid form; the form again with its refusals otherwise
@@ -368,7 +368,7 @@ class AccountPage(View):
 
 
 class AccountOverviewPage(AccountPage):
-    template = "account"
+    template = "selfservice/account"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.page(request)
@@ -382,7 +382,7 @@ class AccountOverviewPage(AccountPage):
 
 
 class PasswordChangePage(AccountPage):
-    template = "change_password"
+    template = "selfservice/change_password"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.page(request, form=forms.ChangePasswordForm())
@@ -399,7 +399,7 @@ class PasswordChangePage(AccountPage):
 
 
 class EmailChangePage(AccountPage):
-    template = "change_email"
+    template = "selfservice/change_email"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.page(request, form=forms.ChangeEmailForm())
