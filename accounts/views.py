@@ -83,7 +83,11 @@ class LoginView(OAuthEndpoint):
         responses={
             200: TokenResponseSerializer,
             400: OAUTH_ERROR,
-            401: OpenApiResponse(DetailSerializer, description="Incorrect username or password."),
+            401: OpenApiResponse(
+                DetailSerializer,
+                description="Incorrect username or password (or a wrong `otp`); "
+                '`{"error": "mfa_required", ...}` for a user with a second factor who sent no `otp`.',
+            ),
             **BODY_ERRORS,
         },
         auth=[],

@@ -50,7 +50,7 @@ BROWSER_AGENT = (
 @pytest.fixture
 def served(issuer_service, server_password_hashers) -> str:  # noqa: F811
     """gunicorn with the demo data, an administrator, and a few sessions of johndoe."""
-    base_url = issuer_service()
+    base_url = issuer_service(SIGNUP_ENABLED="1")
     call_command("seed_demo_users")
     User.objects.create_superuser(username="admin", email="admin@example.com", password=ADMIN_PASSWORD)
     johndoe = User.objects.get(username="johndoe")
@@ -208,6 +208,22 @@ def test_the_pages_for_people_fit_a_phone_and_a_laptop_with_aa_contrast(served):
                     path="/authorize?client_id=nobody",
                     status=HTTPStatus.BAD_REQUEST,
                 )
+                # The accounts' pages (sign-up, reset) and, signed in, the account and its security.
+                look(page, served, seen, "signup", path="/signup")
+                look(page, served, seen, "password-reset", path="/account/password-reset")
+                look(page, served, seen, "second-step-expired", path="/sign-in/second-factor", status=400)
+                page.goto(f"{served}/account/sign-in?next=/account/security")
+                page.get_by_label("Username").fill("johndoe")
+                page.get_by_label("Password").fill("secret")
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_role("heading", name="Security").wait_for()
+                set_up = page.get_by_role("button", name="Set up an authenticator app")
+                if set_up.count():  # (the phone's round began it already: the same page again)
+                    set_up.click()
+                page.get_by_role("button", name="Turn on").wait_for()
+                look(page, served, seen, "security-set-up")
+                look(page, served, seen, "account", path="/account")
+                page.context.clear_cookies()
         finally:
             browser.close()
 

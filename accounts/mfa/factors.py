@@ -38,7 +38,11 @@ def _fernet() -> MultiFernet:
     keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     return MultiFernet(
         [
-            Fernet(base64.urlsafe_b64encode(salted_hmac("accounts.mfa.totp", "key", secret=key, algorithm="sha256").digest()))
+            Fernet(
+                base64.urlsafe_b64encode(
+                    salted_hmac("accounts.mfa.totp", "key", secret=key, algorithm="sha256").digest()
+                )
+            )
             for key in keys
         ]
     )

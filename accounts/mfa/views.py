@@ -34,6 +34,15 @@ class CodeForm(forms.Form):
     )
 
 
+class ConfirmForm(CodeForm):
+    code = forms.CharField(
+        label="Code",
+        max_length=6,
+        help_text="The 6 digits your authenticator app shows now.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
 @method_decorator(never_cache, name="dispatch")
 class SecondStepPage(View):
     """/sign-in/second-factor: the code of a user whose first factor was just proven."""
@@ -96,7 +105,7 @@ class SecurityPage(AccountPage):
             factors.totp_begin(user)
             return self.show(request)
         if action == "totp-confirm":
-            form = CodeForm(request.POST)
+            form = ConfirmForm(request.POST)
             codes = factors.totp_confirm(user, request.POST.get("code", "")) if form.is_valid() else None
             if codes is None:
                 form.add_error("code", "This code is not right: enter the one your app shows now.")
@@ -122,6 +131,6 @@ class SecurityPage(AccountPage):
             recovery_left=factors.recovery_codes_left(user),
             sessions=sessions[:20],
             identities=user.identities.all(),
-            confirm_form=context.pop("confirm_form", CodeForm()),
+            confirm_form=context.pop("confirm_form", ConfirmForm()),
             **context,
         )

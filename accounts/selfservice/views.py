@@ -351,7 +351,9 @@ class AccountPage(View):
 
     def page(self, request, **context) -> HttpResponse:
         status = context.pop("status", HTTPStatus.OK)
-        return render(request, f"{self.template}.html", {"user": self.signed_in.user, **context}, status=status)
+        return render(
+            request, f"{self.template}.html", {"user": self.signed_in.user, **context}, status=status
+        )
 
     def submit(self, request, form, action) -> HttpResponse:
         """`action(cleaned_data)` for a valid form; the form again with its refusals otherwise

@@ -415,3 +415,29 @@ def test_the_redirect_to_the_provider_carries_state_nonce_and_pkce_s256(provider
     assert query["state"]
     assert query["redirect_uri"] == "http%3A%2F%2F127.0.0.1%3A8000%2Flogin%2Fgoogle%2Fcallback"
     assert "openid" in query["scope"]
+
+
+def test_a_user_with_a_second_factor_is_asked_for_it_after_the_provider(provider, client, clock):
+    import pyotp
+
+    from accounts.mfa import factors
+
+    sub = provider.account("g-mfa", email="mfa@example.com", email_verified=True)
+    first = through_the_provider(client, provider, "/login/google", sub=sub)  # creates the user
+    assert first.status_code == HTTPStatus.OK
+    user = User.objects.get(email="mfa@example.com")
+    factors.totp_begin(user)
+    totp = pyotp.TOTP(factors.enrolment(user).secret)
+    factors.totp_confirm(user, totp.at(clock.now()))
+    clock.advance(30)
+    browser = Client()
+
+    callback = through_the_provider(browser, provider, "/login/google", sub=sub)
+
+    assert callback.status_code == HTTPStatus.SEE_OTHER
+    assert callback["Location"] == "/sign-in/second-factor"
+    assert signed_in_user(browser) is None  # not before the code
+    done = browser.post("/sign-in/second-factor", {"code": totp.at(clock.now())})
+    assert done.status_code == HTTPStatus.SEE_OTHER
+    assert signed_in_user(browser) == str(user.pk)
+    assert browser.session["accounts.sign_in_methods"] == ["fed", "otp", "mfa"]
