@@ -371,7 +371,7 @@ class ClientForm(forms.ModelForm):
 
     class Meta:
         model = Client
-        fields = ("name", "confidential", "first_party", "is_active")
+        fields = ("name", "confidential", "first_party", "require_second_factor", "is_active")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -407,7 +407,14 @@ class ClientAdmin(admin.ModelAdmin):
     actions = ["disable", "regenerate_secret"]
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "confidential", "first_party", "is_active", "redirect_uris_text"]
+        fields = [
+            "name",
+            "confidential",
+            "first_party",
+            "require_second_factor",
+            "is_active",
+            "redirect_uris_text",
+        ]
         fields += ["allowed_origins_text", "post_logout_redirect_uris_text"]
         return (["client_id", "created_at"] if obj else []) + fields
 
@@ -433,6 +440,7 @@ class ClientAdmin(admin.ModelAdmin):
                 redirect_uris=_lines(data["redirect_uris_text"]),
                 confidential=data["confidential"],
                 first_party=data["first_party"],
+                require_second_factor=data["require_second_factor"],
                 allowed_origins=_lines(data["allowed_origins_text"]),
                 post_logout_redirect_uris=_lines(data["post_logout_redirect_uris_text"]),
             )

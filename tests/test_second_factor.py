@@ -401,3 +401,66 @@ def test_the_admin_shows_the_factors_never_a_secret_and_can_reset_them(user, use
     assert not factors.has_factor(user)
     assert not Session.objects.active().filter(user=user).exists()
     assert User.objects.get(pk=user.pk).is_active
+
+
+# --- a client that requires a second factor ----------------------------------------------------
+
+
+@pytest.fixture
+def strict_app(db):
+    client, _ = register(
+        Registration(
+            name="Payroll",
+            redirect_uris=("https://payroll.example/cb",),
+            first_party=True,
+            client_id="payroll",
+            require_second_factor=True,
+        )
+    )
+    return client
+
+
+def strict_request() -> dict:
+    params, _ = authorization_request()
+    return {**params, "client_id": "payroll", "redirect_uri": "https://payroll.example/cb"}
+
+
+def test_a_client_requiring_a_second_factor_refuses_a_user_without_one(strict_app, client, user, password):
+    response = sign_in(client, strict_request(), user, password)
+
+    assert response.status_code == HTTPStatus.SEE_OTHER
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["error"] == ["access_denied"]
+    assert "two-step sign-in" in query["error_description"][0]
+
+
+def test_a_client_requiring_a_second_factor_asks_it_of_a_user_with_one(
+    strict_app, client, user, password, enrolled, clock
+):
+    totp, _ = enrolled
+
+    after_password = sign_in(client, strict_request(), user, password)
+    assert after_password["Location"] == "/sign-in/second-factor"
+    done = client.post("/sign-in/second-factor", {"code": code_now(totp, clock)})
+    redirect = client.get(done["Location"])
+
+    assert redirect.status_code == HTTPStatus.SEE_OTHER
+    assert "code" in parse_qs(urlsplit(redirect["Location"]).query)
+
+
+def test_create_client_can_require_a_second_factor(db):
+    from django.core.management import call_command
+
+    from accounts.models import Client
+
+    call_command(
+        "create_client",
+        "Strict",
+        "--redirect-uri",
+        "https://s.example/cb",
+        "--require-second-factor",
+        "--client-id",
+        "strict",
+    )
+
+    assert Client.objects.get(client_id="strict").require_second_factor

@@ -210,12 +210,9 @@ def decide(
     auth_time = signed_in.auth_time if signed_in is not None else None
     # A second factor asked for (acr_values) by a user who has one but signed in without it:
     # signing in again asks for it. A user without one gets the sign-in as it is (acr says so).
-    step_up = (
-        signed_in is not None
-        and request.wants_mfa
-        and "mfa" not in signed_in.methods
-        and methods.needs_second_step(signed_in.user)
-    )
+    wants_mfa = request.wants_mfa or request.client.require_second_factor
+    has_factor = signed_in is not None and methods.needs_second_step(signed_in.user)
+    step_up = signed_in is not None and wants_mfa and "mfa" not in signed_in.methods and has_factor
     if (
         signed_in is None
         or step_up
@@ -225,6 +222,12 @@ def decide(
             return Redirect(request.error_redirect(LoginRequired("Sign-in is required.")))
         return NeedsSignIn()
     user = signed_in.user
+    if request.client.require_second_factor and not has_factor:
+        return Redirect(
+            request.error_redirect(
+                AccessDenied("This application requires two-step sign-in: turn it on at /account/security.")
+            )
+        )
     if answer == "deny":
         return Redirect(request.error_redirect(AccessDenied("The user denied access.")))
     if answer == "allow":

@@ -47,6 +47,7 @@ class Registration:
     allowed_origins: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     client_id: str | None = None
+    require_second_factor: bool = False
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -147,6 +148,7 @@ def register(registration: Registration) -> tuple[Client, str | None]:
             redirect_uris=list(registration.redirect_uris),
             allowed_origins=list(registration.allowed_origins),
             post_logout_redirect_uris=list(registration.post_logout_redirect_uris),
+            require_second_factor=registration.require_second_factor,
         )
     return client, secret
 

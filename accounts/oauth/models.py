@@ -22,6 +22,12 @@ class Client(models.Model):
         help_text="Keyed SHA-256 of the secret; the secret itself is never stored.",
     )
     first_party = models.BooleanField(default=False, help_text="Never shown the consent page.")
+    require_second_factor = models.BooleanField(
+        "requires two-step sign-in",
+        default=False,
+        help_text="Its users sign in with a second factor (acr multi-factor); a user without one "
+        "is refused (access_denied) until they set one up at /account/security.",
+    )
     redirect_uris = models.JSONField(default=list)
     allowed_origins = models.JSONField(default=list, blank=True, help_text="Browser origins allowed by CORS.")
     post_logout_redirect_uris = models.JSONField(default=list, blank=True)

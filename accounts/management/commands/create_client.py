@@ -53,6 +53,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-id", help="choose the client_id: 1 to 64 of A-Z a-z 0-9 . _ ~ - (default: random)"
         )
+        parser.add_argument(
+            "--require-second-factor",
+            action="store_true",
+            help="its users sign in with two-step sign-in (a user without a second factor is refused)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -65,6 +70,7 @@ class Command(BaseCommand):
                     allowed_origins=tuple(options["allowed_origins"]),
                     post_logout_redirect_uris=tuple(options["post_logout_redirect_uris"]),
                     client_id=options["client_id"],
+                    require_second_factor=options["require_second_factor"],
                 )
             )
         except InvalidRegistration as e:
