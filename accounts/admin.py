@@ -21,7 +21,10 @@ from accounts.keys import ring
 from accounts.mfa import factors as mfa_factors
 from accounts.models import Client, LinkedIdentity, RecoveryCode, Session, SigningKey, TotpDevice, User
 from accounts.oauth import clients
+from accounts.responses import SeeOther
 from accounts.selfservice import services as selfservice
+from accounts.signin import methods as signin_methods
+from accounts.signin import state as signin_state
 from accounts.throttling.forms import ThrottledAdminAuthenticationForm
 
 # The admin's sign-in counts failures on the same counters as /login (and shows the same block).
@@ -33,6 +36,23 @@ admin.site.site_title = "authproject admin"
 # Four models: the index and the breadcrumbs reach them; the sidebar's 300 px go to the lists, so
 # that the users', sessions' and clients' lists fit a 1280 px screen (tests/test_pages_in_chromium.py).
 admin.site.enable_nav_sidebar = False
+
+
+def _login_with_second_step(request, extra_context=None):
+    """The admin's sign-in, then the second step for a user who has a second factor: the password
+    alone never opens the admin (nor the account's pages) of such a user."""
+    response = _django_admin_login(request, extra_context)
+    user = request.user
+    if request.method == "POST" and user.is_authenticated and signin_methods.needs_second_step(user):
+        signin_state.begin_second_step(
+            request, user, methods=(signin_methods.PASSWORD,), auth_time=clock.now(), next_url="/admin"
+        )
+        return SeeOther(signin_state.SECOND_STEP_PATH)
+    return response
+
+
+_django_admin_login = admin.site.login
+admin.site.login = _login_with_second_step
 # simplejwt's own pages ("Outstanding tokens", "Blacklisted tokens") are off the index: a refresh
 # token is shown, spent or not, on its session's page, and deleting or blacklisting one there
 # would skip the session service (no revocation of the session, no audit event).
@@ -133,7 +153,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Reset second factors (the user sets them up again; sessions end)")
     def reset_second_factors(self, request, queryset):
-        reset = mfa_factors.admin_reset(queryset)
+        reset = mfa_factors.admin_reset(queryset, admin=request.user)
         revoked = services.admin_users_logout_everywhere(users=queryset)
         self.message_user(
             request,

@@ -464,3 +464,60 @@ def test_create_client_can_require_a_second_factor(db):
     )
 
     assert Client.objects.get(client_id="strict").require_second_factor
+
+
+# --- every way in asks for it --------------------------------------------------------------------
+
+
+def test_the_admins_sign_in_asks_the_second_factor(user_factory, clock):
+    staff = user_factory(username="root", is_staff=True, is_superuser=True)
+    factors.totp_begin(staff)
+    totp = pyotp.TOTP(factors.enrolment(staff).secret)
+    factors.totp_confirm(staff, totp.at(clock.now()))
+    clock.advance(STEP)
+    browser = Browser()
+
+    response = browser.post(
+        "/admin/login/?next=/admin/",
+        {"username": "root", "password": "correct horse battery staple", "next": "/admin/"},
+    )
+
+    assert response.status_code == HTTPStatus.SEE_OTHER
+    assert response["Location"] == "/sign-in/second-factor"
+    assert browser.get("/admin/").status_code == HTTPStatus.FOUND  # to the admin's sign-in: not in
+    done = browser.post("/sign-in/second-factor", {"code": code_now(totp, clock)})
+    assert done["Location"] == "/admin"
+    assert browser.get("/admin/").status_code == HTTPStatus.OK
+
+
+def test_the_second_step_window_runs_from_its_start_not_from_an_older_auth_time(
+    client, user, enrolled, clock
+):
+    from datetime import timedelta
+
+    from django.test import RequestFactory
+
+    from accounts.signin import state
+
+    totp, _ = enrolled
+    request = RequestFactory().get("/")
+    request.session = client.session
+    request.user = user
+    state.begin_second_step(
+        request, user, methods=("fed",), auth_time=clock.now() - timedelta(hours=1), next_url="/account"
+    )
+    request.session.save()
+    client.cookies["sessionid"] = request.session.session_key
+
+    response = client.post("/sign-in/second-factor", {"code": code_now(totp, clock)})
+
+    assert response.status_code == HTTPStatus.SEE_OTHER
+    assert response["Location"] == "/account"
+
+
+def test_recovery_codes_survive_a_secret_key_rotation(api_client, user, password, enrolled, settings):
+    _, codes = enrolled
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a rotated secret key " * 3
+
+    assert login(api_client, user, password, otp=codes[0]).status_code == HTTPStatus.OK

@@ -18,6 +18,8 @@ from accounts.federation.linking import IdentityRefused, user_for_identity
 from accounts.federation.models import ExchangedIdToken
 from accounts.federation.providers import Provider
 from accounts.models import Client, Session
+from accounts.signin import methods
+from accounts.signin.methods import PROVIDER
 
 GRANT_TYPE = Session.Grant.TOKEN_EXCHANGE.value
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -47,13 +49,22 @@ def id_token_exchange(
     try:
         with transaction.atomic():
             user = user_for_identity(provider=provider, token=token)
+            # The exchange has no second step: a user with a second factor signs in through
+            # /authorize, where it is asked (as do the users of a client that requires one).
+            if methods.needs_second_step(user) or (client is not None and client.require_second_factor):
+                raise IdentityRefused("This account uses two-step sign-in: sign in through /authorize.")
             try:
                 with transaction.atomic():
                     ExchangedIdToken.objects.create(token_hash=token.fingerprint, expires_at=token.expires_at)
             except IntegrityError:
                 raise IdTokenRefused("The ID token was already exchanged.") from None
             issued = services.session_start(
-                user=user, caller=caller, grant_type=Session.Grant.TOKEN_EXCHANGE, client=client, now=now
+                user=user,
+                caller=caller,
+                grant_type=Session.Grant.TOKEN_EXCHANGE,
+                client=client,
+                amr=[PROVIDER],
+                now=now,
             )
     except (IdTokenRefused, IdentityRefused) as e:  # both are invalid_request (RFC 8693 §2.2.2)
         audit.event("token exchange refused", ip=caller.ip_address, reason=e.description)

@@ -62,6 +62,7 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 
 def _signed_in(request: HttpRequest, outcome: signin.SignedInByProvider) -> HttpResponse:
     user = outcome.proof.user
+    audit.event("provider sign-in", user=user.pk, ip=caller_of(request).ip_address)
     if methods.needs_second_step(user):  # the provider proved the first factor; this service asks the second
         state.begin_second_step(
             request,
@@ -72,7 +73,6 @@ def _signed_in(request: HttpRequest, outcome: signin.SignedInByProvider) -> Http
         )
         return SeeOther(state.SECOND_STEP_PATH)
     state.sign_in(request, user, methods=outcome.proof.methods, auth_time=outcome.auth_time)
-    audit.event("provider sign-in", user=user.pk, ip=caller_of(request).ip_address)
     if outcome.next_url:
         return SeeOther(outcome.next_url)
     return render(request, "federation/signed_in.html", {"user": user})

@@ -73,18 +73,20 @@ def totp_begin(user: User, *, now: datetime | None = None) -> Enrolment:
     """A new secret for `user`'s authenticator app, off until confirmed (replacing an unconfirmed
     one; a confirmed app stays until removed)."""
     now = now or clock.now()
-    if has_factor(user):
-        raise ValueError("an authenticator app is already on")
     secret = pyotp.random_base32()
-    TotpDevice.objects.update_or_create(
-        user=user,
-        defaults={
-            "secret": _fernet().encrypt(secret.encode()).decode(),
-            "created_at": now,
-            "confirmed_at": None,
-            "last_step": None,
-        },
-    )
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one set-up at a time per user
+        if has_factor(user):
+            raise ValueError("an authenticator app is already on")
+        TotpDevice.objects.update_or_create(
+            user=user,
+            defaults={
+                "secret": _fernet().encrypt(secret.encode()).decode(),
+                "created_at": now,
+                "confirmed_at": None,
+                "last_step": None,
+            },
+        )
     return enrolment(user)
 
 
@@ -93,7 +95,11 @@ def enrolment(user: User) -> Enrolment | None:
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
         return None
-    secret = _secret(device)
+    try:
+        secret = _secret(device)
+    except InvalidToken:  # encrypted under a secret key that is gone: begin again
+        device.delete()
+        return None
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.get_username(), issuer_name=settings.SERVICE_NAME)
     return Enrolment(secret=secret, uri=uri)
 
@@ -118,7 +124,10 @@ def totp_confirm(user: User, code: str, *, now: datetime | None = None) -> list[
         device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=True).first()
         if device is None:
             return None
-        step = _matching_step(_secret(device), code, now)
+        try:
+            step = _matching_step(_secret(device), code, now)
+        except InvalidToken:
+            return None
         if step is None:
             return None
         device.confirmed_at, device.last_step, device.last_used_at = now, step, now
@@ -138,9 +147,14 @@ def totp_remove(user: User) -> bool:
     return bool(removed)
 
 
-def _digest(code: str) -> str:
+def _digest(code: str, *, secret: str | None = None) -> str:
     normalized = code.strip().lower().replace("-", "").replace(" ", "")
-    return salted_hmac("accounts.mfa.recovery", normalized, algorithm="sha256").hexdigest()
+    return salted_hmac("accounts.mfa.recovery", normalized, secret=secret, algorithm="sha256").hexdigest()
+
+
+def _digests(code: str) -> list[str]:
+    """The code's digest under SECRET_KEY and each of SECRET_KEY_FALLBACKS (a rotation keeps codes)."""
+    return [_digest(code, secret=key) for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)]
 
 
 def _new_recovery_codes(user: User, *, now: datetime) -> list[str]:
@@ -213,7 +227,7 @@ def _totp(user: User, code: str, now: datetime) -> bool:
 def _recovery(user: User, code: str, now: datetime) -> bool:
     if not code or len(code) > 64:
         return False
-    spent = RecoveryCode.objects.filter(user=user, digest=_digest(code), used_at__isnull=True).update(
+    spent = RecoveryCode.objects.filter(user=user, digest__in=_digests(code), used_at__isnull=True).update(
         used_at=now
     )
     if spent:
@@ -221,11 +235,11 @@ def _recovery(user: User, code: str, now: datetime) -> bool:
     return bool(spent)
 
 
-def admin_reset(users) -> int:
-    """An administrator turns the second factors of `users` off (they set them up again)."""
+def admin_reset(users, *, admin: User) -> int:
+    """The administrator `admin` turns the second factors of `users` off (they set them up again)."""
     reset = 0
     for user in users:
         if totp_remove(user):
-            audit.event("second factors reset by an administrator", user=user.pk)
+            audit.event("second factors reset by an administrator", user=user.pk, admin=admin.pk)
             reset += 1
     return reset

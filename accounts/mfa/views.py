@@ -1,6 +1,7 @@
 """The second factor's pages: the sign-in's second step, and the account's security page where a
 signed-in person sets up or removes an authenticator app and recovery codes."""
 
+import contextlib
 from datetime import timedelta
 from http import HTTPStatus
 from urllib.parse import urlencode
@@ -12,7 +13,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from accounts import clock
+from accounts import audit, clock
+from accounts.callers import caller_of
 from accounts.errors import TooManyAttempts
 from accounts.mfa import factors
 from accounts.models import Session
@@ -75,6 +77,7 @@ class SecondStepPage(View):
             form.add_error("code", "This code is not right, or was already used.")
             return self.page(request, form, status=HTTPStatus.BAD_REQUEST)
         state.finish_second_step(request, self.step, methods=(factors.OTP, factors.MFA))
+        audit.event("second factor passed", user=self.step.user.pk, ip=caller_of(request).ip_address)
         return SeeOther(redirects.after_sign_in(self.step.next_url) or "/account")
 
     def page(self, request, form, *, status=HTTPStatus.OK, blocked: str | None = None) -> HttpResponse:
@@ -101,8 +104,9 @@ class SecurityPage(AccountPage):
             # A change of factors: a sign-in of the last 5 minutes (with the password, or a factor).
             return SeeOther("/account/sign-in?" + urlencode({"next": "/account/security"}))
         action = request.POST.get("action")
-        if action == "totp-begin" and not factors.has_factor(user):
-            factors.totp_begin(user)
+        if action == "totp-begin":
+            with contextlib.suppress(ValueError):  # turned on meanwhile (another tab)
+                factors.totp_begin(user)
             return self.show(request)
         if action == "totp-confirm":
             form = ConfirmForm(request.POST)
@@ -111,8 +115,11 @@ class SecurityPage(AccountPage):
                 form.add_error("code", "This code is not right: enter the one your app shows now.")
                 return self.show(request, confirm_form=form, status=HTTPStatus.BAD_REQUEST)
             return self.show(request, recovery_codes=codes)
-        if action == "recovery-new" and factors.has_factor(user):
-            return self.show(request, recovery_codes=factors.recovery_codes_regenerate(user))
+        if action == "recovery-new":
+            try:
+                return self.show(request, recovery_codes=factors.recovery_codes_regenerate(user))
+            except ValueError:  # turned off meanwhile
+                return self.show(request, status=HTTPStatus.BAD_REQUEST)
         if action == "totp-remove":
             factors.totp_remove(user)
             return self.show(request, removed=True)

@@ -5,7 +5,14 @@ from urllib.parse import urlsplit
 from django.utils.http import url_has_allowed_host_and_scheme
 
 # The pages of this service that a sign-in may continue to (a pending request of theirs).
-CONTINUE_PATHS = ("/authorize", "/account", "/account/security", "/account/password", "/account/email")
+CONTINUE_PATHS = (
+    "/authorize",
+    "/account",
+    "/account/security",
+    "/account/password",
+    "/account/email",
+    "/admin",
+)
 
 
 def after_sign_in(next_url: str | None) -> str | None:

@@ -12,6 +12,7 @@ from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.http import HttpRequest
 
+from accounts import clock
 from accounts.models import User
 
 # Django's authentication backend that every browser sign-in goes through (throttled like /login).
@@ -76,6 +77,9 @@ def begin_second_step(
         "password": user.password,  # a password set meanwhile ends the half-done sign-in
         "methods": list(methods),
         "auth_time": int(auth_time.timestamp()),
+        "started": int(
+            clock.now().timestamp()
+        ),  # the window runs from here (a provider's auth_time may be older)
         "next": next_url,
     }
 
@@ -83,9 +87,11 @@ def begin_second_step(
 def second_step(request: HttpRequest, *, now: datetime) -> SecondStep | None:
     """The pending second step, while it is fresh and its user is active and unchanged."""
     pending = request.session.get(SECOND_STEP)
-    if not isinstance(pending, dict) or not isinstance(pending.get("auth_time"), int):
+    if not isinstance(pending, dict) or not all(
+        isinstance(pending.get(key), int) for key in ("auth_time", "started")
+    ):
         return None
-    if now.timestamp() - pending["auth_time"] > SECOND_STEP_SECONDS:
+    if now.timestamp() - pending["started"] > SECOND_STEP_SECONDS:
         return None
     user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
     if user is None or user.password != pending.get("password"):

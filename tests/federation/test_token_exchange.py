@@ -486,3 +486,26 @@ def test_an_azp_of_another_party_is_refused_in_the_browser_flow(provider, db):
         id_token_verify(web, token, audiences=(web.client_id,), nonce="n-1")
     control = provider.sign(provider.claims(audience=web.client_id, nonce="n-1", azp=web.client_id))
     assert id_token_verify(web, control, audiences=(web.client_id,), nonce="n-1").subject
+
+
+def test_a_user_with_a_second_factor_cannot_sign_in_by_exchange(provider, exchange, clock):
+    import pyotp
+
+    from accounts.mfa import factors
+
+    sub = provider.account("g-mfa-x", email="twostep@example.com", email_verified=True)
+    first = exchange(provider.app_id_token(sub))
+    assert first.status_code == HTTPStatus.OK
+    assert Session.objects.get().amr == ["fed"]
+    user = User.objects.get(email="twostep@example.com")
+    factors.totp_begin(user)
+    factors.totp_confirm(user, pyotp.TOTP(factors.enrolment(user).secret).at(clock.now()))
+
+    refused = exchange(provider.app_id_token(sub))
+
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert refused.json() == {
+        "error": "invalid_request",
+        "error_description": "This account uses two-step sign-in: sign in through /authorize.",
+    }
+    assert Session.objects.count() == 1
