@@ -169,6 +169,22 @@ def authorization_request(**extra) -> tuple[dict, str]:
     return params, pkce.verifier
 
 
+def id_token_claims(api_client, redirect, verifier: str) -> dict:
+    """The claims of the ID token that the code of `redirect` (to app's redirect URI) is exchanged for."""
+    code = parse_qs(urlsplit(redirect["Location"]).query)["code"][0]
+    tokens = api_client.post(
+        "/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "https://app.example/cb",
+            "code_verifier": verifier,
+            "client_id": "app",
+        },
+    ).json()
+    return jwt.decode(tokens["id_token"], options={"verify_signature": False})
+
+
 def sign_in(browser: Browser, params: dict, user, password):
     page = browser.get("/authorize", params)
     assert page.status_code == HTTPStatus.OK
@@ -202,18 +218,7 @@ def test_authorize_asks_the_code_after_the_password_and_the_id_token_says_so(
     assert done["Location"].startswith("/authorize?")
     redirect = client.get(done["Location"])
     assert redirect.status_code == HTTPStatus.SEE_OTHER
-    query = parse_qs(urlsplit(redirect["Location"]).query)
-    tokens = api_client.post(
-        "/token",
-        {
-            "grant_type": "authorization_code",
-            "code": query["code"][0],
-            "redirect_uri": "https://app.example/cb",
-            "code_verifier": verifier,
-            "client_id": "app",
-        },
-    ).json()
-    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    claims = id_token_claims(api_client, redirect, verifier)
     assert claims["amr"] == ["pwd", "otp", "mfa"]
     assert claims["acr"] == MFA_ACR
 
@@ -221,19 +226,8 @@ def test_authorize_asks_the_code_after_the_password_and_the_id_token_says_so(
 def test_a_sign_in_without_a_factor_says_pwd_and_no_acr(app, client, api_client, user, password):
     params, verifier = authorization_request()
     redirect = sign_in(client, params, user, password)
-    query = parse_qs(urlsplit(redirect["Location"]).query)
-    tokens = api_client.post(
-        "/token",
-        {
-            "grant_type": "authorization_code",
-            "code": query["code"][0],
-            "redirect_uri": "https://app.example/cb",
-            "code_verifier": verifier,
-            "client_id": "app",
-        },
-    ).json()
 
-    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    claims = id_token_claims(api_client, redirect, verifier)
 
     assert claims["amr"] == ["pwd"]
     assert "acr" not in claims
