@@ -308,7 +308,10 @@ def sessions_must_end(sender, *, user_ids: list, reason: str, keep=None, **kwarg
     session of the users `user_ids` for `reason` but the session `keep` (the one of a user who
     changed their own password), each user's with its audit event."""
     for pk in user_ids:
-        _revoke(Session.objects.filter(user_id=pk).exclude(pk=keep), reason=reason, now=None, user=pk)
+        sessions = Session.objects.filter(user_id=pk)
+        if keep is not None:
+            sessions = sessions.exclude(pk=keep)
+        _revoke(sessions, reason=reason, now=None, user=pk)
 
 
 def logout_revoke(*, session_id: str | None, now: datetime | None = None) -> int:

@@ -515,3 +515,16 @@ def test_recovery_codes_survive_a_secret_key_rotation(api_client, user, password
     settings.SECRET_KEY = "a rotated secret key " * 3
 
     assert login(api_client, user, password, otp=codes[0]).status_code == HTTPStatus.OK
+
+
+def test_a_signed_in_authorization_that_asks_no_second_factor_reads_no_factor(app, client, user, password):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sign_in(client, authorization_request()[0], user, password)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/authorize", authorization_request()[0])
+
+    assert response.status_code == HTTPStatus.SEE_OTHER
+    assert not [query for query in queries.captured_queries if "accounts_totpdevice" in query["sql"]]

@@ -26,10 +26,10 @@ from accounts import audit, clock
 from accounts.errors import TooManyAttempts
 from accounts.mfa.models import RecoveryCode, TotpDevice
 from accounts.models import User
+from accounts.signin import methods as signin_methods
 from accounts.throttling import counters
 
-OTP = "otp"  # RFC 8176: a one-time password
-MFA = "mfa"  # RFC 8176: more than one factor
+OTP, MFA = signin_methods.OTP, signin_methods.MFA  # what a right code adds to `amr`
 RECOVERY_CODES = 10
 SKEW_STEPS = 1
 

@@ -210,9 +210,15 @@ def decide(
     auth_time = signed_in.auth_time if signed_in is not None else None
     # A second factor asked for (acr_values) by a user who has one but signed in without it:
     # signing in again asks for it. A user without one gets the sign-in as it is (acr says so).
+    # Whether the user has a factor costs a query: asked only when the request wants one, and
+    # only of a browser signed in without it (a sign-in with it proves the factor).
     wants_mfa = request.wants_mfa or request.client.require_second_factor
-    has_factor = signed_in is not None and methods.needs_second_step(signed_in.user)
-    step_up = signed_in is not None and wants_mfa and "mfa" not in signed_in.methods and has_factor
+    has_factor = (
+        wants_mfa
+        and signed_in is not None
+        and (methods.MFA in signed_in.methods or methods.needs_second_step(signed_in.user))
+    )
+    step_up = has_factor and methods.MFA not in signed_in.methods
     if (
         signed_in is None
         or step_up

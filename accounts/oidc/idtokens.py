@@ -9,9 +9,9 @@ from django.conf import settings
 from accounts.keys import ring
 from accounts.oauth.authorize import MFA_ACR
 from accounts.oidc.claims import user_claims
+from accounts.signin import methods
 
 ID_TOKEN_TYP = "JWT"
-MFA = "mfa"  # RFC 8176: the sign-in used more than one factor
 
 
 def id_token_issue(*, session, scope: str, now: datetime) -> str:
@@ -36,7 +36,7 @@ def id_token_issue(*, session, scope: str, now: datetime) -> str:
     }
     if session.amr:  # RFC 8176; OpenID Connect Core §2
         claims["amr"] = list(session.amr)
-        if MFA in session.amr:
+        if methods.MFA in session.amr:
             claims["acr"] = MFA_ACR
     if session.nonce:
         claims["nonce"] = session.nonce

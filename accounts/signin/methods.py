@@ -13,8 +13,11 @@ from django.contrib.auth.forms import AuthenticationForm
 from accounts.models import User
 from accounts.throttling.forms import ThrottledAuthenticationMixin
 
-PASSWORD = "pwd"  # RFC 8176
+# The RFC 8176 names of `amr`: the one list of them (sessions, codes and ID tokens carry them).
+PASSWORD = "pwd"
 PROVIDER = "fed"  # a federated sign-in (the provider's own methods are its business)
+OTP = "otp"  # a one-time password (an authenticator app's code, a recovery code)
+MFA = "mfa"  # more than one factor
 
 
 @dataclass(frozen=True)
