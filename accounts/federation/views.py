@@ -63,16 +63,16 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 def _signed_in(request: HttpRequest, outcome: signin.SignedInByProvider) -> HttpResponse:
     user = outcome.proof.user
     audit.event("provider sign-in", user=user.pk, ip=caller_of(request).ip_address)
-    if methods.needs_second_step(user):  # the provider proved the first factor; this service asks the second
-        state.begin_second_step(
-            request,
-            user,
-            methods=outcome.proof.methods,
-            auth_time=outcome.auth_time,
-            next_url=outcome.next_url or "",
-        )
+    # The provider proved the first factor; this service asks the second of a user who has one.
+    signed_in = state.first_factor_proven(
+        request,
+        user,
+        methods=outcome.proof.methods,
+        auth_time=outcome.auth_time,
+        next_url=outcome.next_url or "",
+    )
+    if signed_in is None:
         return SeeOther(state.SECOND_STEP_PATH)
-    state.sign_in(request, user, methods=outcome.proof.methods, auth_time=outcome.auth_time)
     if outcome.next_url:
         return SeeOther(outcome.next_url)
     return render(request, "federation/signed_in.html", {"user": user})

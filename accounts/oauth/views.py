@@ -78,13 +78,12 @@ class AuthorizeView(View):
             proof = methods.password(form)
             if proof is None:
                 return self.sign_in_page(request, authz, hidden, form)
-            if methods.needs_second_step(proof.user):  # the second factor first, then this request
-                continue_to = "/authorize?" + urlencode(signed_in_parameters(authz, hidden))
-                state.begin_second_step(
-                    request, proof.user, methods=proof.methods, auth_time=now, next_url=continue_to
-                )
+            continue_to = "/authorize?" + urlencode(signed_in_parameters(authz, hidden))
+            signed_in = state.first_factor_proven(
+                request, proof.user, methods=proof.methods, auth_time=now, next_url=continue_to
+            )
+            if signed_in is None:  # the second factor first, then this request
                 return SeeOther(state.SECOND_STEP_PATH)
-            signed_in = state.sign_in(request, proof.user, methods=proof.methods, auth_time=now)
             just_signed_in = True
         answer = next((name for name in ("deny", "allow") if submitted and name in values), None)
         decision = authorize.decide(

@@ -317,18 +317,17 @@ class PasswordResetPage(View):
             _refused(form, e)
             return _page(request, "set_password", {"form": form}, status=HTTPStatus.BAD_REQUEST)
         next_url = redirects.after_sign_in(request.session.pop(PENDING_REQUEST, None))
-        if form.cleaned_data["sign_in"] and methods.needs_second_step(user):
-            # The reset link proves the mailbox, not the second factor: that is asked next.
-            state.begin_second_step(
+        if form.cleaned_data["sign_in"]:
+            # The reset link proves the mailbox, not a second factor: a user with one is asked it next.
+            signed_in = state.first_factor_proven(
                 request,
                 user,
                 methods=(methods.PASSWORD,),
                 auth_time=clock.now(),
                 next_url=next_url or "/account",
             )
-            return SeeOther(state.SECOND_STEP_PATH)
-        if form.cleaned_data["sign_in"]:
-            state.sign_in(request, user, methods=(methods.PASSWORD,), auth_time=clock.now())
+            if signed_in is None:
+                return SeeOther(state.SECOND_STEP_PATH)
         else:
             state.sign_out(request)  # a browser signed in as anyone is signed out: the password changed
         return _page(request, "password_set", {"signed_in": form.cleaned_data["sign_in"], "next": next_url})
@@ -426,17 +425,10 @@ class AccountSignInPage(View):
         proof = methods.password(form)
         if proof is None:
             return self.show(request, form)
-        if methods.needs_second_step(proof.user):
-            state.begin_second_step(
-                request,
-                proof.user,
-                methods=proof.methods,
-                auth_time=clock.now(),
-                next_url=self.next_url(request),
-            )
-            return SeeOther(state.SECOND_STEP_PATH)
-        state.sign_in(request, proof.user, methods=proof.methods, auth_time=clock.now())
-        return SeeOther(self.next_url(request))
+        signed_in = state.first_factor_proven(
+            request, proof.user, methods=proof.methods, auth_time=clock.now(), next_url=self.next_url(request)
+        )
+        return SeeOther(self.next_url(request) if signed_in else state.SECOND_STEP_PATH)
 
     @staticmethod
     def next_url(request: HttpRequest) -> str:

@@ -110,6 +110,20 @@ def finish_second_step(request: HttpRequest, step: SecondStep, *, methods: tuple
     return sign_in(request, step.user, methods=(*step.methods, *methods), auth_time=step.auth_time)
 
 
+def first_factor_proven(
+    request: HttpRequest, user: User, *, methods: tuple[str, ...], auth_time: datetime, next_url: str
+) -> SignedIn | None:
+    """The one door of every sign-in: the browser is signed in, or, for a user with a second
+    factor (accounts.signin.methods.needs_second_step), the second step begins and None says to
+    send the browser to SECOND_STEP_PATH, which continues to `next_url` once it is passed."""
+    from accounts.signin.methods import needs_second_step
+
+    if needs_second_step(user):
+        begin_second_step(request, user, methods=methods, auth_time=auth_time, next_url=next_url)
+        return None
+    return sign_in(request, user, methods=methods, auth_time=auth_time)
+
+
 def sign_out(request: HttpRequest) -> None:
     """End the browser's sign-in (Django's logout: the session is flushed)."""
     django_logout(request)
