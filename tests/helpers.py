@@ -52,3 +52,21 @@ def change_account(user, change: str) -> None:
         user.save()
     else:
         raise ValueError(f"unknown change {change!r}")
+
+
+def run_readme_shell(script: str, *, timeout: int = 120):
+    """Run a README walk-through `script` in bash from the project folder, as a reader would in
+    a checkout, with the test database and keys (tests.conftest.other_process_environment)."""
+    import subprocess
+    from pathlib import Path
+
+    from tests.conftest import other_process_environment
+
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=other_process_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,13 +1,12 @@
 """The README's curl walk-through, run as written against a live server of this project."""
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import other_process_environment
+from tests.helpers import run_readme_shell
 
 # Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
 pytestmark = pytest.mark.once
@@ -27,14 +26,7 @@ def test_the_readme_walkthrough_behaves_as_the_contract_says(live_service, serve
     call_command("seed_demo_users")  # the README's users, with passwords the server can check
     base_url = live_service()
 
-    result = subprocess.run(
-        ["bash", "-c", walkthrough_script(base_url)],
-        cwd=README.parent,
-        env=other_process_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_readme_shell(walkthrough_script(base_url))
 
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]

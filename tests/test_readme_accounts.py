@@ -2,13 +2,12 @@
 run as written against a live server with sign-up on (as `make run` has it)."""
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from accounts.models import User
-from tests.conftest import other_process_environment
+from tests.helpers import run_readme_shell
 
 # Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
 pytestmark = pytest.mark.once
@@ -31,14 +30,7 @@ def accounts_script(base_url: str) -> str:
 def test_the_readme_accounts_walkthrough_behaves_as_written(live_service, server_password_hashers):
     base_url = live_service(SIGNUP_ENABLED="1")
 
-    result = subprocess.run(
-        ["bash", "-c", accounts_script(base_url)],
-        cwd=README.parent,
-        env=other_process_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_readme_shell(accounts_script(base_url))
 
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]

@@ -2,14 +2,14 @@
 against a live server of this project."""
 
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import LIVE_ISSUER, free_port, other_process_environment
+from tests.conftest import LIVE_ISSUER, free_port
+from tests.helpers import run_readme_shell
 
 # Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
 pytestmark = pytest.mark.once
@@ -36,14 +36,7 @@ def test_the_readme_authorization_walkthrough_behaves_as_the_contract_says(
     call_command("seed_demo_users")  # johndoe / secret, with a password the server can check
     base_url = live_service()
 
-    result = subprocess.run(
-        ["bash", "-c", authorization_walkthrough_script(base_url)],
-        cwd=README.parent,
-        env=other_process_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_readme_shell(authorization_walkthrough_script(base_url))
 
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
@@ -112,14 +105,7 @@ def test_the_readme_openid_connect_walkthrough_defines_what_it_uses_and_behaves_
         + "\n"
         + resource_server_block(jwks_port, introspecting_port)
     )
-    result = subprocess.run(
-        ["bash", "-c", script],
-        cwd=README.parent,
-        env=other_process_environment(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_readme_shell(script, timeout=180)
 
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -33,6 +33,14 @@ def test_email_is_unique_whatever_its_case(user_factory):
         user_factory(email="bob@example.COM")
 
 
+def test_username_is_unique_whatever_its_case(user_factory):
+    user_factory(username="Bob")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user(username="bob", email="other-bob@example.com", password="x")
+    assert User.objects.count() == 1
+
+
 def test_the_database_refuses_an_empty_email(user):
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.filter(pk=user.pk).update(email="")

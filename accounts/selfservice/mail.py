@@ -37,6 +37,11 @@ class Letter:
     context: dict
 
 
+def _account(user_id: int) -> User | None:
+    """The user an email is about, as it is when the email is sent (None: deleted meanwhile)."""
+    return User.objects.filter(pk=user_id).first()
+
+
 def _confirm_email(user_id: int) -> Letter | None:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or (user.email_verified and not user.pending_email):
@@ -79,8 +84,7 @@ def _password_reset(email: str) -> Letter | None:
 def _address_in_use(user_id: int, attempted: str) -> Letter | None:
     """To the owner of an address that someone tried to sign up with, or to change an account's
     email to: the request's answer said nothing of it (no account enumeration)."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
+    if (user := _account(user_id)) is None:
         return None
     return Letter(
         to=user.email,
@@ -92,8 +96,7 @@ def _address_in_use(user_id: int, attempted: str) -> Letter | None:
 
 def _email_change_notice(user_id: int, new_email: str, to: str) -> Letter | None:
     """To the address the account had when the change was asked for (`to`), whenever it is sent."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
+    if (user := _account(user_id)) is None:
         return None
     return Letter(
         to=to,
@@ -105,8 +108,7 @@ def _email_change_notice(user_id: int, new_email: str, to: str) -> Letter | None
 
 def _email_changed(user_id: int, old_email: str) -> Letter | None:
     """To the former address, once the change is done."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
+    if (user := _account(user_id)) is None:
         return None
     return Letter(
         to=old_email,
@@ -117,8 +119,7 @@ def _email_changed(user_id: int, old_email: str) -> Letter | None:
 
 
 def _password_changed(user_id: int) -> Letter | None:
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
+    if (user := _account(user_id)) is None:
         return None
     return Letter(
         to=user.email,

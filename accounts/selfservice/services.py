@@ -113,20 +113,22 @@ def _user(public_id: str, *, lock: bool = False) -> User | None:
     return users.filter(public_id=pk, is_active=True).first()
 
 
-def email_link_user(*, public_id: str, token: str) -> User:
-    """The user an email link is for, while it is valid (the page before its button). Reads only."""
-    user = _user(public_id)
-    if user is None or not links.email_confirmation_tokens.check_token(user, token):
+def _link_user(public_id: str, token: str, tokens, *, lock: bool = False) -> User:
+    """The user a link of `tokens` is for, while it is valid; raises LinkRefused otherwise."""
+    user = _user(public_id, lock=lock)
+    if user is None or not tokens.check_token(user, token):
         raise LinkRefused()
     return user
+
+
+def email_link_user(*, public_id: str, token: str) -> User:
+    """The user an email link is for, while it is valid (the page before its button). Reads only."""
+    return _link_user(public_id, token, links.email_confirmation_tokens)
 
 
 def reset_link_user(*, public_id: str, token: str) -> User:
     """The user a password reset link is for, while it is valid. Reads only."""
-    user = _user(public_id)
-    if user is None or not links.password_reset_tokens.check_token(user, token):
-        raise LinkRefused()
-    return user
+    return _link_user(public_id, token, links.password_reset_tokens)
 
 
 def email_confirm(*, public_id: str, token: str) -> User:
@@ -134,9 +136,7 @@ def email_confirm(*, public_id: str, token: str) -> User:
     user's, verified (older refresh tokens, which carry the old email, stop working). Raises
     LinkRefused, also when the new address was taken meanwhile."""
     with transaction.atomic():
-        user = _user(public_id, lock=True)
-        if user is None or not links.email_confirmation_tokens.check_token(user, token):
-            raise LinkRefused()
+        user = _link_user(public_id, token, links.email_confirmation_tokens, lock=True)
         old_email = user.email
         if user.pending_email:
             user.email, user.pending_email = user.pending_email, ""
@@ -166,9 +166,7 @@ def password_reset(*, public_id: str, token: str, password: str) -> User:
     changes), and every session of the user ends (the password rule). Raises LinkRefused or
     FieldErrors (the validators)."""
     with transaction.atomic():
-        user = _user(public_id, lock=True)
-        if user is None or not links.password_reset_tokens.check_token(user, token):
-            raise LinkRefused()
+        user = _link_user(public_id, token, links.password_reset_tokens, lock=True)
         problems = password_problems(password, user=user)
         if problems:
             raise FieldErrors({"new_password": problems})

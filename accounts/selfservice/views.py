@@ -243,7 +243,7 @@ class SignUpPage(View):
         # one would tell that a taken email was taken. It signs in with the new password next.
         if next_url:
             request.session[PENDING_REQUEST] = next_url
-        return _page(request, "check_email", {"email": answer.email, "next": next_url, "signed_up": True})
+        return _page(request, "check_email", {"email": answer.email, "next": next_url})
 
 
 @method_decorator(never_cache, name="dispatch")
