@@ -23,6 +23,8 @@ FIELDS = (
     "kind",
     "attempts",
     "admin",
+    "passkey",
+    "sign_count",
 )
 
 

@@ -333,7 +333,7 @@ class ThrottleCounter(models.Model):
 
 # The authorization server's models live with it; imported here so the app registry finds them.
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
-from accounts.mfa.models import RecoveryCode, TotpDevice  # noqa: E402
+from accounts.mfa.models import Passkey, RecoveryCode, TotpDevice  # noqa: E402
 from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
 
 __all__ = [
@@ -342,6 +342,7 @@ __all__ = [
     "Consent",
     "ExchangedIdToken",
     "LinkedIdentity",
+    "Passkey",
     "RecoveryCode",
     "RefreshTokenRecord",
     "Session",

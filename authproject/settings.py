@@ -7,6 +7,7 @@ settings when it uses them (never at import), so tests can change them with pyte
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -394,6 +395,16 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
+
+# --- Passkeys (WebAuthn, accounts/mfa/passkeys.py) ---------------------------------------------
+# The relying party's ID (a host name, never an IP address: browsers refuse those) and the origins
+# a passkey may sign in from. Defaults: the issuer's host and origin, where a loopback address
+# (make run's http://127.0.0.1:8000) becomes `localhost` (open http://localhost:8000 for passkeys).
+_issuer = urlsplit(TOKEN_ISSUER)
+_issuer_host = "localhost" if _issuer.hostname in ("127.0.0.1", "::1") else (_issuer.hostname or "localhost")
+_issuer_origin = f"{_issuer.scheme}://{_issuer_host}" + (f":{_issuer.port}" if _issuer.port else "")
+PASSKEY_RP_ID = os.environ.get("PASSKEY_RP_ID", "").strip() or _issuer_host
+PASSKEY_ORIGINS = env_list("PASSKEY_ORIGINS", _issuer_origin)
 
 # --- Accounts: sign-up, email verification, password reset (accounts/selfservice) ------------
 SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", False)

@@ -58,6 +58,13 @@ urlpatterns = [
     re_path(r"^account/security/?$", mfa_views.SecurityPage.as_view(), name="account-security"),
     re_path(r"^sign-in/second-factor/?$", mfa_views.SecondStepPage.as_view(), name="second-factor"),
     re_path(
+        r"^account/security/passkey-options/?$",
+        mfa_views.PasskeyRegistrationOptions.as_view(),
+        name="passkey-registration-options",
+    ),
+    re_path(r"^sign-in/passkey/options/?$", mfa_views.PasskeySignInOptions.as_view(), name="passkey-options"),
+    re_path(r"^sign-in/passkey/?$", mfa_views.PasskeySignIn.as_view(), name="passkey-sign-in"),
+    re_path(
         r"^account/password-reset/?$",
         selfservice_views.PasswordResetRequestPage.as_view(),
         name="account-password-reset",

@@ -24,7 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import audit, clock
 from accounts.errors import TooManyAttempts
-from accounts.mfa.models import RecoveryCode, TotpDevice
+from accounts.mfa.models import Passkey, RecoveryCode, TotpDevice
 from accounts.models import User
 from accounts.signin import methods as signin_methods
 from accounts.throttling import counters
@@ -52,9 +52,17 @@ def _secret(device: TotpDevice) -> str:
     return _fernet().decrypt(device.secret.encode()).decode()
 
 
-def has_factor(user: User) -> bool:
-    """Whether a sign-in of `user` needs a second step (a confirmed authenticator app)."""
+def has_totp(user: User) -> bool:
+    """Whether `user` has a confirmed authenticator app."""
     return TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+
+
+def has_factor(user: User) -> bool:
+    """Whether a sign-in of `user` needs a second step (a confirmed authenticator app or a
+    passkey): one query."""
+    return User.objects.filter(
+        Q(totp_device__confirmed_at__isnull=False) | Q(passkeys__isnull=False), pk=user.pk
+    ).exists()
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def totp_begin(user: User, *, now: datetime | None = None) -> Enrolment:
     secret = pyotp.random_base32()
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one set-up at a time per user
-        if has_factor(user):
+        if has_totp(user):
             raise ValueError("an authenticator app is already on")
         TotpDevice.objects.update_or_create(
             user=user,
@@ -117,10 +125,12 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 
 def totp_confirm(user: User, code: str, *, now: datetime | None = None) -> list[str] | None:
-    """Turn the authenticator app on with its first code; returns the new recovery codes (shown
-    once), or None when the code is wrong."""
+    """Turn the authenticator app on with its first code: returns the new recovery codes (shown
+    once; [] when a passkey came first and its codes stay), or None when the code is wrong."""
     now = now or clock.now()
     with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one change of factors at a time
+        first = not has_factor(user)
         device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=True).first()
         if device is None:
             return None
@@ -132,16 +142,16 @@ def totp_confirm(user: User, code: str, *, now: datetime | None = None) -> list[
             return None
         device.confirmed_at, device.last_step, device.last_used_at = now, step, now
         device.save(update_fields=["confirmed_at", "last_step", "last_used_at"])
-        codes = _new_recovery_codes(user, now=now)
+        codes = issue_recovery_codes(user, now=now) if first else []
     audit.event("second factor enrolled", user=user.pk, kind="totp")
     return codes
 
 
 def totp_remove(user: User) -> bool:
-    """Turn the second factor off: the authenticator app and the recovery codes go."""
+    """Remove the authenticator app (the recovery codes go with the last factor)."""
     with transaction.atomic():
         removed, _ = TotpDevice.objects.filter(user=user).delete()
-        RecoveryCode.objects.filter(user=user).delete()
+        forget_recovery_codes_without_factor(user)
     if removed:
         audit.event("second factor removed", user=user.pk, kind="totp")
     return bool(removed)
@@ -157,7 +167,16 @@ def _digests(code: str) -> list[str]:
     return [_digest(code, secret=key) for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)]
 
 
-def _new_recovery_codes(user: User, *, now: datetime) -> list[str]:
+def forget_recovery_codes_without_factor(user: User) -> None:
+    """Recovery codes stand in for a factor: with none left, they go too (in the caller's
+    transaction)."""
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    if not has_factor(user):
+        RecoveryCode.objects.filter(user=user).delete()
+
+
+def issue_recovery_codes(user: User, *, now: datetime) -> list[str]:
+    """New recovery codes for `user`, replacing any (in the caller's transaction)."""
     codes = []
     for _ in range(RECOVERY_CODES):
         raw = base64.b32encode(secrets.token_bytes(7)).decode().lower()[:10]  # 50 bits
@@ -174,7 +193,7 @@ def recovery_codes_regenerate(user: User, *, now: datetime | None = None) -> lis
     if not has_factor(user):
         raise ValueError("no second factor is on")
     with transaction.atomic():
-        codes = _new_recovery_codes(user, now=now or clock.now())
+        codes = issue_recovery_codes(user, now=now or clock.now())
     audit.event("recovery codes regenerated", user=user.pk)
     return codes
 
@@ -236,10 +255,14 @@ def _recovery(user: User, code: str, now: datetime) -> bool:
 
 
 def admin_reset(users, *, admin: User) -> int:
-    """The administrator `admin` turns the second factors of `users` off (they set them up again)."""
+    """The administrator `admin` turns the second factors of `users` off: authenticator app,
+    passkeys and recovery codes (they set them up again)."""
     reset = 0
     for user in users:
-        if totp_remove(user):
+        with transaction.atomic():
+            passkeys, _ = Passkey.objects.filter(user=user).delete()
+            app = totp_remove(user)
+        if app or passkeys:
             audit.event("second factors reset by an administrator", user=user.pk, admin=admin.pk)
             reset += 1
     return reset

@@ -40,3 +40,28 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user_id} ({'used' if self.used_at else 'unused'})"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (a passkey): discoverable, registered with user verification, so a
+    sign-in with it alone proves two factors. `sign_count` is the authenticator's counter as last
+    seen: a use whose counter does not go up (unless both are 0) is refused as a cloned key."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=64)
+    credential_id = models.BinaryField(max_length=1023, unique=True)
+    public_key = models.BinaryField(help_text="COSE public key.")
+    sign_count = models.BigIntegerField(default=0)
+    backed_up = models.BooleanField(
+        default=False, help_text="Synced between devices (amr swk) rather than bound to one (hwk)."
+    )
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="accounts_passkey_name_unique")]
+
+    def __str__(self) -> str:
+        return f"passkey {self.name!r} of {self.user_id}"

@@ -1,13 +1,16 @@
-"""The second factor's pages: the sign-in's second step, and the account's security page where a
-signed-in person sets up or removes an authenticator app and recovery codes."""
+"""The second factor's pages: the sign-in's second step, the account's security page where a
+signed-in person sets up or removes an authenticator app, passkeys and recovery codes, and the
+passkey ceremonies' two halves (JSON options for the browser's navigator.credentials, then the
+answer, posted by the page's form: accounts/static/accounts/passkeys.js)."""
 
 import contextlib
+import json
 from datetime import timedelta
 from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -16,13 +19,41 @@ from django.views.decorators.cache import never_cache
 from accounts import audit, clock
 from accounts.callers import caller_of
 from accounts.errors import TooManyAttempts
-from accounts.mfa import factors
+from accounts.mfa import factors, passkeys
 from accounts.models import Session
 from accounts.responses import SeeOther
 from accounts.selfservice.views import AccountPage
 from accounts.signin import redirects, state
 
 REAUTHENTICATE_SECONDS = 300  # a change of factors needs a sign-in this recent
+CEREMONY = "accounts.passkey_ceremony"  # the browser's pending passkey ceremony (its challenge)
+
+
+def _begin_ceremony(request: HttpRequest, purpose: str, ceremony: passkeys.Ceremony, *, user) -> JsonResponse:
+    """Keep the challenge in the browser's session and answer the options (JSON)."""
+    request.session[CEREMONY] = {
+        "purpose": purpose,
+        "challenge": ceremony.challenge,
+        "started": ceremony.started,
+        "user": user.pk if user else None,
+    }
+    response = JsonResponse(json.loads(ceremony.options_json))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _take_ceremony(request: HttpRequest, purpose: str, *, user) -> dict:
+    """The pending ceremony of `purpose` (and `user`), taken out of the session: each is answered once."""
+    pending = request.session.pop(CEREMONY, None)
+    if (
+        not isinstance(pending, dict)
+        or pending.get("purpose") != purpose
+        or pending.get("user") != (user.pk if user else None)
+        or not isinstance(pending.get("challenge"), str)
+        or not isinstance(pending.get("started"), int)
+    ):
+        raise passkeys.PasskeyRefused("There is no passkey request waiting here: try again.")
+    return pending
 
 
 class CodeForm(forms.Form):
@@ -84,7 +115,13 @@ class SecondStepPage(View):
         return render(
             request,
             "mfa/second_step.html",
-            {"form": form, "user": self.step.user, "blocked": blocked},
+            {
+                "form": form,
+                "user": self.step.user,
+                "blocked": blocked,
+                "totp": factors.has_totp(self.step.user),
+                "passkeys": self.step.user.passkeys.exists(),
+            },
             status=status,
         )
 
@@ -94,14 +131,17 @@ class SecurityPage(AccountPage):
 
     template = "mfa/security"
 
+    def recent(self) -> bool:
+        """A change of factors needs a sign-in of the last 5 minutes (the password, or a factor)."""
+        auth_time = self.signed_in.auth_time
+        return auth_time is not None and clock.now() - auth_time <= timedelta(seconds=REAUTHENTICATE_SECONDS)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.show(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         user = self.signed_in.user
-        auth_time = self.signed_in.auth_time
-        if auth_time is None or clock.now() - auth_time > timedelta(seconds=REAUTHENTICATE_SECONDS):
-            # A change of factors: a sign-in of the last 5 minutes (with the password, or a factor).
+        if not self.recent():
             return SeeOther("/account/sign-in?" + urlencode({"next": "/account/security"}))
         action = request.POST.get("action")
         if action == "totp-begin":
@@ -114,7 +154,7 @@ class SecurityPage(AccountPage):
             if codes is None:
                 form.add_error("code", "This code is not right: enter the one your app shows now.")
                 return self.show(request, confirm_form=form, status=HTTPStatus.BAD_REQUEST)
-            return self.show(request, recovery_codes=codes)
+            return self.show(request, recovery_codes=codes, added="an authenticator app")
         if action == "recovery-new":
             try:
                 return self.show(request, recovery_codes=factors.recovery_codes_regenerate(user))
@@ -122,7 +162,28 @@ class SecurityPage(AccountPage):
                 return self.show(request, status=HTTPStatus.BAD_REQUEST)
         if action == "totp-remove":
             factors.totp_remove(user)
-            return self.show(request, removed=True)
+            return self.show(request, removed="The authenticator app is removed.")
+        if action == "passkey-add":
+            try:
+                pending = _take_ceremony(request, "register", user=user)
+                passkey, codes = passkeys.register(
+                    user,
+                    name=request.POST.get("name", ""),
+                    answer=request.POST.get("credential", ""),
+                    challenge=pending["challenge"],
+                    started=pending["started"],
+                )
+            except passkeys.PasskeyRefused as e:
+                return self.show(request, passkey_error=e.reason, status=HTTPStatus.BAD_REQUEST)
+            return self.show(request, recovery_codes=codes, added=f"the passkey {passkey.name!r}")
+        if action == "passkey-remove":
+            try:
+                passkey_id = int(request.POST.get("passkey", ""))
+            except ValueError:
+                return self.show(request, status=HTTPStatus.BAD_REQUEST)
+            if not passkeys.remove(user, passkey_id):
+                return self.show(request, status=HTTPStatus.BAD_REQUEST)
+            return self.show(request, removed="The passkey is removed.")
         return self.show(request, status=HTTPStatus.BAD_REQUEST)
 
     def show(self, request, *, status=HTTPStatus.OK, **context) -> HttpResponse:
@@ -133,11 +194,81 @@ class SecurityPage(AccountPage):
         return self.page(
             request,
             status=status,
+            totp_on=factors.has_totp(user),
             factor_on=factors.has_factor(user),
             enrolment=factors.enrolment(user),
+            passkeys=user.passkeys.order_by("created_at"),
             recovery_left=factors.recovery_codes_left(user),
             sessions=sessions[:20],
             identities=user.identities.all(),
             confirm_form=context.pop("confirm_form", ConfirmForm()),
             **context,
         )
+
+
+class PasskeyRegistrationOptions(SecurityPage):
+    """POST /account/security/passkey-options: the options of a new passkey (JSON); 403 without a
+    sign-in of the last 5 minutes (the page's form then asks for one)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return JsonResponse({"detail": 'Method "GET" not allowed.'}, status=HTTPStatus.METHOD_NOT_ALLOWED)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not self.recent():
+            return JsonResponse(
+                {"detail": "Sign in again first: changes need a sign-in of the last 5 minutes."},
+                status=HTTPStatus.FORBIDDEN,
+            )
+        user = self.signed_in.user
+        return _begin_ceremony(request, "register", passkeys.registration_options(user), user=user)
+
+
+@method_decorator(never_cache, name="dispatch")
+class PasskeySignInOptions(View):
+    """POST /sign-in/passkey/options: the options of a passkey sign-in (JSON): any passkey of this
+    service, or, during a sign-in's second step, one of that user's."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        step = state.second_step(request, now=clock.now())
+        user = step.user if step else None
+        return _begin_ceremony(
+            request, "second-step" if step else "sign-in", passkeys.authentication_options(user), user=user
+        )
+
+
+@method_decorator(never_cache, name="dispatch")
+class PasskeySignIn(View):
+    """POST /sign-in/passkey (`credential`: the browser's answer as JSON; `next`: the pending
+    request): signs the browser in (two factors) or passes the second step; 303 to `next`."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        now = clock.now()
+        step = state.second_step(request, now=now)
+        next_url = redirects.after_sign_in(step.next_url if step else request.POST.get("next"))
+        try:
+            pending = _take_ceremony(
+                request, "second-step" if step else "sign-in", user=step.user if step else None
+            )
+            proof = passkeys.authenticate(
+                request.POST.get("credential", ""),
+                challenge=pending["challenge"],
+                started=pending["started"],
+                user=step.user if step else None,
+                now=now,
+            )
+        except passkeys.PasskeyRefused as e:
+            return render(
+                request,
+                "mfa/passkey_refused.html",
+                {
+                    "reason": e.reason,
+                    "again": state.SECOND_STEP_PATH if step else next_url or "/account/sign-in",
+                },
+                status=HTTPStatus.BAD_REQUEST,
+            )
+        if step:
+            state.finish_second_step(request, step, methods=proof.methods)
+        else:
+            state.sign_in(request, proof.user, methods=proof.methods, auth_time=now)
+        audit.event("signed in with a passkey", user=proof.user.pk, ip=caller_of(request).ip_address)
+        return SeeOther(next_url or "/account")

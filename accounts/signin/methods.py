@@ -18,6 +18,8 @@ PASSWORD = "pwd"
 PROVIDER = "fed"  # a federated sign-in (the provider's own methods are its business)
 OTP = "otp"  # a one-time password (an authenticator app's code, a recovery code)
 MFA = "mfa"  # more than one factor
+HWK = "hwk"  # a key bound to a device (a passkey that is not synced)
+SWK = "swk"  # a key in software (a passkey synced between devices)
 
 
 @dataclass(frozen=True)

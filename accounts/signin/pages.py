@@ -32,6 +32,7 @@ def sign_in_page(
             "form": form,
             "hidden": hidden,
             "external_links": links,
+            "continue_to": continue_to,  # where "Sign in with a passkey" continues
             # The accounts' doors (accounts.selfservice): sign-up continues to the same request.
             "signup_url": "/signup?" + urlencode({"next": continue_to}) if settings.SIGNUP_ENABLED else None,
             "reset_url": "/account/password-reset?" + urlencode({"next": continue_to}),

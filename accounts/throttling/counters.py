@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 
 from accounts import clock
@@ -50,6 +51,29 @@ def increment(name: str, *, window: int, now: datetime | None = None) -> Count:
     # higher than our own count, so the limit is never exceeded, only reached a little sooner.
     row = ThrottleCounter.objects.get(key=key)
     return Count(row.count, row.window_start)
+
+
+def first_use(name: str, *, window: int, now: datetime | None = None) -> bool:
+    """Whether this is the first use of `name` within `window` seconds: True for exactly one of
+    any number of concurrent callers (a replay cache: a challenge, a `jti` accepted once)."""
+    now = now or clock.now()
+    key = _key(name)
+    if settings.REDIS_URL:
+        client, redis_key = _redis(key)
+        return bool(client.set(redis_key, 1, ex=window, nx=True))
+    # The primary key decides: one INSERT wins. A row of a past window is taken over by one
+    # conditional UPDATE.
+    try:
+        with transaction.atomic():
+            ThrottleCounter.objects.create(key=key, window_start=now, count=1)
+        return True
+    except IntegrityError:
+        cutoff = now - timedelta(seconds=window)
+        return bool(
+            ThrottleCounter.objects.filter(key=key, window_start__lte=cutoff).update(
+                window_start=now, count=1
+            )
+        )
 
 
 def current(name: str, *, window: int, now: datetime | None = None) -> Count:
