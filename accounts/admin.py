@@ -19,7 +19,16 @@ from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_ad
 from accounts import clock, refresh_records, services
 from accounts.keys import ring
 from accounts.mfa import factors as mfa_factors
-from accounts.models import Client, LinkedIdentity, RecoveryCode, Session, SigningKey, TotpDevice, User
+from accounts.models import (
+    Client,
+    LinkedIdentity,
+    Passkey,
+    RecoveryCode,
+    Session,
+    SigningKey,
+    TotpDevice,
+    User,
+)
 from accounts.oauth import clients
 from accounts.responses import SeeOther
 from accounts.selfservice import services as selfservice
@@ -143,13 +152,21 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="second factors")
     def second_factors(self, user: User) -> str:
-        """What the user has set up (never a secret or a code)."""
-        device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first() if user.pk else None
-        if device is None:
+        """What the user has set up (never a secret, a key or a code)."""
+        if not user.pk:
             return "none"
-        used = f", last used {device.last_used_at:%Y-%m-%d %H:%M}" if device.last_used_at else ""
+        parts = []
+        device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
+        if device is not None:
+            used = f", last used {device.last_used_at:%Y-%m-%d %H:%M}" if device.last_used_at else ""
+            parts.append(f"authenticator app (since {device.confirmed_at:%Y-%m-%d}{used})")
+        for passkey in Passkey.objects.filter(user=user).order_by("created_at"):
+            used = f", last used {passkey.last_used_at:%Y-%m-%d %H:%M}" if passkey.last_used_at else ""
+            parts.append(f"passkey {passkey.name!r} (since {passkey.created_at:%Y-%m-%d}{used})")
+        if not parts:
+            return "none"
         left = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
-        return f"authenticator app (since {device.confirmed_at:%Y-%m-%d}{used}); {left} recovery code(s) left"
+        return "; ".join(parts) + f"; {left} recovery code(s) left"
 
     @admin.action(description="Reset second factors (the user sets them up again; sessions end)")
     def reset_second_factors(self, request, queryset):

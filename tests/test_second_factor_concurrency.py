@@ -1,11 +1,17 @@
-"""A recovery code and a TOTP code presented by concurrent requests: each works exactly once,
-decided by PostgreSQL (one conditional UPDATE each)."""
+"""A recovery code, a TOTP code and a passkey's answer presented by concurrent requests: each
+works exactly once, decided by PostgreSQL (a conditional UPDATE, or the replay cache's INSERT);
+cloned passkeys showing one signature counter: one wins at most."""
+
+import json
+import threading
 
 import pyotp
 import pytest
 
 from accounts import clock
-from accounts.mfa import factors
+from accounts.mfa import factors, passkeys
+from accounts.mfa.models import Passkey
+from tests.authenticator import Authenticator
 from tests.test_accounts_concurrency import at_once
 
 pytestmark = pytest.mark.postgres
@@ -36,3 +42,60 @@ def test_a_totp_code_presented_at_once_is_accepted_once(enrolled):
     results = at_once(lambda: factors.verify(user, code))
 
     assert sorted(results) == [False] * 7 + [True], results
+
+
+# --- passkeys ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def passkey_user(transactional_db, user_factory, settings):
+    """A user with one passkey: (the user, its authenticator)."""
+    settings.PASSKEY_RP_ID, settings.PASSKEY_ORIGINS = "localhost", ["http://localhost:8000"]
+    user = user_factory()
+    authenticator = Authenticator()
+    ceremony = passkeys.registration_options(user)
+    passkeys.register(
+        user,
+        name="Laptop",
+        answer=authenticator.create(json.loads(ceremony.options_json)),
+        challenge=ceremony.challenge,
+        started=ceremony.started,
+    )
+    return user, authenticator
+
+
+def signed_in(answer: str, ceremony) -> bool:
+    try:
+        passkeys.authenticate(answer, challenge=ceremony.challenge, started=ceremony.started)
+    except passkeys.PasskeyRefused:
+        return False
+    return True
+
+
+def test_one_passkey_answer_presented_at_once_signs_in_once(passkey_user):
+    _, authenticator = passkey_user
+    ceremony = passkeys.authentication_options()
+    answer = authenticator.get(json.loads(ceremony.options_json))
+
+    results = at_once(lambda: signed_in(answer, ceremony))
+
+    assert sorted(results) == [False] * 7 + [True], results
+
+
+def test_a_cloned_authenticator_racing_the_original_with_one_counter_wins_at_most_once(passkey_user):
+    _, authenticator = passkey_user
+    clones = [authenticator.clone() for _ in range(8)]
+    ceremonies = [passkeys.authentication_options() for _ in clones]  # a challenge each
+    answers = [clone.get(json.loads(c.options_json)) for clone, c in zip(clones, ceremonies, strict=True)]
+    turn = iter(range(8))
+    lock = threading.Lock()
+
+    def one() -> bool:
+        with lock:
+            index = next(turn)
+        return signed_in(answers[index], ceremonies[index])  # each shows counter 1
+
+    results = at_once(one)
+
+    assert sorted(results) == [False] * 7 + [True], results
+    assert Passkey.objects.get().sign_count == 1

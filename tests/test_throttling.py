@@ -323,3 +323,18 @@ def redis_counters_lifetime() -> float:
     (PTTL rounds down; Redis expires a key once its clock is past the key's expiry)."""
     client, _ = counters._redis(counters._key("any counter"))
     return (max([client.pttl(key) for key in client.keys("*")] + [0]) + 1) / 1000
+
+
+def test_a_name_is_used_first_once_within_its_window(db, clock):
+    """The replay cache (a passkey challenge, accepted once): in the database or in Redis."""
+    assert counters.first_use("a challenge", window=2)
+    assert not counters.first_use("a challenge", window=2)
+    assert counters.first_use("another challenge", window=2)
+
+    if django_settings.REDIS_URL:
+        time.sleep(redis_counters_lifetime())
+    else:
+        clock.advance(3)
+
+    assert counters.first_use("a challenge", window=2)
+    assert not counters.first_use("a challenge", window=2)

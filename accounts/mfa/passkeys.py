@@ -46,7 +46,7 @@ from accounts.throttling import counters
 
 CHALLENGE_SECONDS = 300  # how long a ceremony may take, options to answer
 NAME_LENGTH = 64
-ANSWER_LENGTH = 64 * 1024  # a browser's answer is a few kB; a longer one is not read
+ANSWER_LENGTH = 16 * 1024  # a browser's answer is a few kB; a longer one is not read
 
 
 class PasskeyRefused(Exception):

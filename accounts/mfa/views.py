@@ -37,9 +37,7 @@ def _begin_ceremony(request: HttpRequest, purpose: str, ceremony: passkeys.Cerem
         "started": ceremony.started,
         "user": user.pk if user else None,
     }
-    response = JsonResponse(json.loads(ceremony.options_json))
-    response["Cache-Control"] = "no-store"
-    return response
+    return JsonResponse(json.loads(ceremony.options_json))  # never cached (never_cache)
 
 
 def _take_ceremony(request: HttpRequest, purpose: str, *, user) -> dict:
