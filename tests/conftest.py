@@ -187,6 +187,19 @@ TRANSACTION_CONTROL = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"}
 
 
 @pytest.fixture
+def app(db):
+    """A first-party client "app" (no consent page) redirecting to https://app.example/cb."""
+    from accounts.oauth.clients import Registration, register
+
+    client, _ = register(
+        Registration(
+            name="Example app", redirect_uris=("https://app.example/cb",), first_party=True, client_id="app"
+        )
+    )
+    return client
+
+
+@pytest.fixture
 def prepared_connection(db):
     """The test's database connection as a server process's is after its first request: on
     PostgreSQL the session lookup is prepared once per connection (accounts.models), and a query

@@ -19,7 +19,6 @@ from accounts.mfa.models import Passkey, RecoveryCode
 from accounts.models import Session, User
 from accounts.oauth.authorize import MFA_ACR
 from tests.authenticator import Authenticator, b64
-from tests.test_second_factor import app as _app  # noqa: F401 (the fixture `app`: a first-party client)
 from tests.test_second_factor import (
     authorization_request,
     id_token_claims,

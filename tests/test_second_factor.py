@@ -144,16 +144,6 @@ def test_a_repeated_or_non_string_otp_is_invalid_request(api_client, user, passw
 # --- the browser -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app(db):
-    client, _ = register(
-        Registration(
-            name="Example app", redirect_uris=("https://app.example/cb",), first_party=True, client_id="app"
-        )
-    )
-    return client
-
-
 def authorization_request(**extra) -> tuple[dict, str]:
     pkce = pkce_s256()
     params = {
