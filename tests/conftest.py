@@ -287,7 +287,8 @@ STOP_WAIT = 1.5
 
 @pytest.fixture
 def live_service(transactional_db):
-    """live_service(**env) -> the base URL of a gunicorn server of this project.
+    """live_service(port=None, **env) -> the base URL of a gunicorn server of this project (on
+    `port`, or a free one).
 
     Several worker processes (forked from a master that loaded the project: tests/gunicorn_preload.py),
     each with several threads, on the test database; the environment
@@ -296,8 +297,8 @@ def live_service(transactional_db):
     """
     servers = []
 
-    def start(**env) -> str:
-        port = free_port()
+    def start(port: int | None = None, **env) -> str:
+        port = port or free_port()
         server = subprocess.Popen(
             [
                 sys.executable,

@@ -66,19 +66,38 @@
   function setUp(form) {
     const status = form.querySelector("[data-passkey-status]");
     const origins = (form.dataset.origins || "").split(" ").filter(Boolean);
+    // The sign-in page's way in is a link, like the provider's ("Sign in with Google"), so that
+    // its one button stays the password's "Sign in"; the form is hidden until this script runs.
+    const link = form.querySelector("[data-passkey-submit]");
+    const control = link || form.querySelector("button");
+    const disable = () => {
+      if (link) {
+        link.removeAttribute("href");
+        link.setAttribute("aria-disabled", "true");
+      } else {
+        control.disabled = true;
+      }
+    };
+    form.hidden = false;
+    if (link) {
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        if (link.hasAttribute("href")) form.requestSubmit();
+      });
+    }
     if (!window.PublicKeyCredential) {
       status.textContent = "This browser cannot use passkeys.";
-      form.querySelector("button").disabled = true;
+      disable();
       return;
     }
     if (origins.length && !origins.includes(window.location.origin)) {
       const there = origins[0] + window.location.pathname + window.location.search;
       status.textContent = "Passkeys work at " + origins[0] + ": ";
-      const link = document.createElement("a");
-      link.href = there;
-      link.textContent = "open this page there";
-      status.appendChild(link);
-      form.querySelector("button").disabled = true;
+      const thereLink = document.createElement("a");
+      thereLink.href = there;
+      thereLink.textContent = "open this page there";
+      status.appendChild(thereLink);
+      disable();
       return;
     }
     form.addEventListener("submit", async (event) => {
