@@ -290,7 +290,8 @@ def test_the_sign_in_page_offers_a_passkey_continuing_to_the_pending_request(app
 
     assert page.status_code == HTTPStatus.OK
     assert b"Sign in with a passkey" in page.content
-    assert b'action="/sign-in/passkey"' in page.content
+    assert b'data-action="/sign-in/passkey"' in page.content
+    assert page.content.count(b"<form") == 1  # the password's: the passkey's way in is a link
     assert b'data-origins="http://localhost:8000"' in page.content
     assert b"accounts/passkeys.js" in page.content
     options = sign_in_options(client)

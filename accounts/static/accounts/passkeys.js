@@ -1,12 +1,14 @@
-// Passkeys (WebAuthn): the one script of the service's pages, for the forms marked data-passkey.
+// Passkeys (WebAuthn): the one script of the service's pages, for the elements marked data-passkey.
 //
-// A form with data-passkey="create" (add a passkey) or "get" (sign in with one) first asks its
-// data-options URL for the ceremony's options (a POST with the page's CSRF token: the challenge is
-// kept in the session), hands them to the browser's navigator.credentials, and puts the answer, as
-// JSON, in the form's `credential` field before sending the form. Where passkeys cannot work
-// (no WebAuthn in the browser, or a page address that is not one of data-origins), the form says
-// so instead. When the options are refused (a sign-in that is too old, say), the form is sent as
-// it is and the server's page answers.
+// A form with data-passkey="create" (add a passkey) or "get" (use one) first asks its data-options
+// URL for the ceremony's options (a POST with the page's CSRF token: the challenge is kept in the
+// session), hands them to the browser's navigator.credentials, and puts the answer, as JSON, in
+// the form's `credential` field before sending the form. The sign-in page's way in is not a form
+// (that page keeps one form, the password's) but a link, like the provider's: the script posts
+// the answer to its data-action, with its data-next. Where passkeys cannot work (no WebAuthn in
+// the browser, or a page address that is not one of data-origins), the element says so instead;
+// it is hidden until this script runs. When the options are refused (a sign-in that is too old,
+// say), a form is sent as it is and the server's page answers.
 (function () {
   "use strict";
 
@@ -63,13 +65,36 @@
     });
   }
 
-  function setUp(form) {
-    const status = form.querySelector("[data-passkey-status]");
-    const origins = (form.dataset.origins || "").split(" ").filter(Boolean);
-    // The sign-in page's way in is a link, like the provider's ("Sign in with Google"), so that
-    // its one button stays the password's "Sign in"; the form is hidden until this script runs.
-    const link = form.querySelector("[data-passkey-submit]");
-    const control = link || form.querySelector("button");
+  function csrfToken(element) {
+    const field = element.querySelector("[name=csrfmiddlewaretoken]") ||
+      document.querySelector("[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  // The form that carries the answer: the element itself, or one made for the link's target.
+  function formFor(element) {
+    if (element.tagName === "FORM") return element;
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = element.dataset.action;
+    form.hidden = true;
+    const fields = { csrfmiddlewaretoken: csrfToken(element), next: element.dataset.next || "", credential: "" };
+    for (const [name, value] of Object.entries(fields)) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.appendChild(input);
+    }
+    document.body.appendChild(form);
+    return form;
+  }
+
+  function setUp(element) {
+    const status = element.querySelector("[data-passkey-status]");
+    const origins = (element.dataset.origins || "").split(" ").filter(Boolean);
+    const link = element.querySelector("[data-passkey-submit]");
+    const control = link || element.querySelector("button");
     const disable = () => {
       if (link) {
         link.removeAttribute("href");
@@ -78,36 +103,29 @@
         control.disabled = true;
       }
     };
-    form.hidden = false;
-    if (link) {
-      link.addEventListener("click", (event) => {
-        event.preventDefault();
-        if (link.hasAttribute("href")) form.requestSubmit();
-      });
-    }
+    element.hidden = false;
     if (!window.PublicKeyCredential) {
       status.textContent = "This browser cannot use passkeys.";
       disable();
       return;
     }
     if (origins.length && !origins.includes(window.location.origin)) {
-      const there = origins[0] + window.location.pathname + window.location.search;
       status.textContent = "Passkeys work at " + origins[0] + ": ";
-      const thereLink = document.createElement("a");
-      thereLink.href = there;
-      thereLink.textContent = "open this page there";
-      status.appendChild(thereLink);
+      const there = document.createElement("a");
+      there.href = origins[0] + window.location.pathname + window.location.search;
+      there.textContent = "open this page there";
+      status.appendChild(there);
       disable();
       return;
     }
-    form.addEventListener("submit", async (event) => {
+    async function ceremony(event) {
       event.preventDefault();
       status.textContent = "";
-      const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
+      const form = formFor(element);
       try {
-        const reply = await fetch(form.dataset.options, {
+        const reply = await fetch(element.dataset.options, {
           method: "POST",
-          headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+          headers: { "X-CSRFToken": csrfToken(element), Accept: "application/json" },
           credentials: "same-origin",
         });
         if (!reply.ok || reply.redirected) {
@@ -116,7 +134,7 @@
         }
         const json = await reply.json();
         const credential =
-          form.dataset.passkey === "create"
+          element.dataset.passkey === "create"
             ? await navigator.credentials.create({ publicKey: creationOptions(json) })
             : await navigator.credentials.get({ publicKey: requestOptions(json) });
         form.querySelector("[name=credential]").value = answer(credential);
@@ -124,8 +142,10 @@
       } catch (error) {
         status.textContent = "No passkey was used (" + (error.message || error.name) + ").";
       }
-    });
+    }
+    if (link) link.addEventListener("click", ceremony);
+    else element.addEventListener("submit", ceremony);
   }
 
-  document.querySelectorAll("form[data-passkey]").forEach(setUp);
+  document.querySelectorAll("[data-passkey]").forEach(setUp);
 })();
