@@ -206,6 +206,24 @@ def test_an_answer_is_used_once_and_within_five_minutes(user, password, clock):
     assert Passkey.objects.count() == 1
 
 
+def test_a_passkey_asked_for_by_one_account_is_not_added_to_another(user, password, clock, user_factory):
+    browser = signed_in_browser(user, password)
+    answer = Authenticator().create(registration_options(browser))  # made for johndoe's handle
+    browser.post("/logout")
+    other = user_factory()
+    browser.post(
+        "/account/sign-in", {"username": other.username, "password": password, "next": "/account/security"}
+    )
+
+    response = browser.post(
+        "/account/security", {"action": "passkey-add", "name": "Key", "credential": answer}
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert b"no passkey request waiting" in response.content
+    assert not Passkey.objects.exists()
+
+
 def test_adding_needs_a_sign_in_of_the_last_five_minutes(user, password, clock):
     browser = signed_in_browser(user, password)
     clock.advance(301)

@@ -48,11 +48,12 @@ def test_a_totp_code_presented_at_once_is_accepted_once(enrolled):
 
 
 @pytest.fixture
-def passkey_user(transactional_db, user_factory, settings):
-    """A user with one passkey: (the user, its authenticator)."""
+def passkey_user(request, transactional_db, user_factory, settings):
+    """A user with one passkey: (the user, its authenticator), which keeps a counter unless the
+    test's parameter says not (as synced passkeys: only the replay cache stops a replay)."""
     settings.PASSKEY_RP_ID, settings.PASSKEY_ORIGINS = "localhost", ["http://localhost:8000"]
     user = user_factory()
-    authenticator = Authenticator()
+    authenticator = Authenticator(counting=getattr(request, "param", True))
     ceremony = passkeys.registration_options(user)
     passkeys.register(
         user,
@@ -72,6 +73,7 @@ def signed_in(answer: str, ceremony) -> bool:
     return True
 
 
+@pytest.mark.parametrize("passkey_user", [False], ids=["no counter"], indirect=True)
 def test_one_passkey_answer_presented_at_once_signs_in_once(passkey_user):
     _, authenticator = passkey_user
     ceremony = passkeys.authentication_options()
