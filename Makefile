@@ -38,6 +38,7 @@ run: setup
 	@echo "  API documentation: http://127.0.0.1:8000/docs/  (Authorize, then sign in as johndoe / secret)"
 	@echo "  Admin: http://127.0.0.1:8000/admin/  (make superuser creates its first administrator)"
 	@echo "  Your account: http://127.0.0.1:8000/account  (sign-up at /signup; emails are printed here)"
+	@echo "  Passkeys: open http://localhost:8000/account/security  (browsers refuse them at an IP address)"
 	$(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	  $(PY) manage.py runserver 127.0.0.1:8000
