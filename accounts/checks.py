@@ -1,5 +1,6 @@
 """System checks: a misconfigured token service refuses to start, with a clear message."""
 
+import ipaddress
 import logging
 from urllib.parse import urlsplit
 
@@ -117,6 +118,22 @@ def email_deploy_check(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(deploy=True)
+def passkey_deploy_check(app_configs, **kwargs) -> list[Warning]:
+    """`check --deploy`: a passkey relying party ID that browsers refuse (an IP address)."""
+    try:
+        ipaddress.ip_address(settings.PASSKEY_RP_ID.strip("[]"))
+    except ValueError:
+        return []
+    return [
+        Warning(
+            f"PASSKEY_RP_ID {settings.PASSKEY_RP_ID!r} is an IP address: browsers refuse passkeys there.",
+            hint="Serve the service at a host name (TOKEN_ISSUER), or set PASSKEY_RP_ID and PASSKEY_ORIGINS.",
+            id="accounts.W007",
+        )
+    ]
 
 
 def start_up() -> None:

@@ -402,7 +402,10 @@ LOGGING = {
 # (make run's http://127.0.0.1:8000) becomes `localhost` (open http://localhost:8000 for passkeys).
 _issuer = urlsplit(TOKEN_ISSUER)
 _issuer_host = "localhost" if _issuer.hostname in ("127.0.0.1", "::1") else (_issuer.hostname or "localhost")
-_issuer_origin = f"{_issuer.scheme}://{_issuer_host}" + (f":{_issuer.port}" if _issuer.port else "")
+_default_port = {"http": 80, "https": 443}.get(_issuer.scheme)  # an origin never names its scheme's port
+_issuer_origin = f"{_issuer.scheme}://{_issuer_host}" + (
+    f":{_issuer.port}" if _issuer.port and _issuer.port != _default_port else ""
+)
 PASSKEY_RP_ID = os.environ.get("PASSKEY_RP_ID", "").strip() or _issuer_host
 PASSKEY_ORIGINS = env_list("PASSKEY_ORIGINS", _issuer_origin)
 

@@ -35,6 +35,8 @@ class Authenticator:
     origin: str = "http://localhost:8000"
     user_verified: bool = True
     synced: bool = False  # backup eligible and backed up: a synced passkey
+    discoverable: bool | None = True  # what credProps says (None: says nothing)
+    public_key: bytes | None = None  # a COSE key to send in place of the real one
     counting: bool = True  # False: the counter stays 0 (as synced passkeys keep it)
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     credential_id: bytes = field(default_factory=lambda: os.urandom(16))
@@ -48,6 +50,7 @@ class Authenticator:
             origin=self.origin,
             user_verified=self.user_verified,
             synced=self.synced,
+            discoverable=self.discoverable,
             counting=self.counting,
             key=self.key,
             credential_id=self.credential_id,
@@ -82,7 +85,7 @@ class Authenticator:
             + bytes(16)  # AAGUID
             + len(self.credential_id).to_bytes(2, "big")
             + self.credential_id
-            + self._cose_key()
+            + (self.public_key if self.public_key is not None else self._cose_key())
         )
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return json.dumps(
@@ -91,7 +94,9 @@ class Authenticator:
                 "rawId": b64(self.credential_id),
                 "type": "public-key",
                 "authenticatorAttachment": "platform",
-                "clientExtensionResults": {},
+                "clientExtensionResults": {}
+                if self.discoverable is None
+                else {"credProps": {"rk": self.discoverable}},
                 "response": {
                     "clientDataJSON": b64(client_data),
                     "attestationObject": b64(attestation),
@@ -100,7 +105,9 @@ class Authenticator:
             }
         )
 
-    def get(self, options: dict, *, origin: str | None = None, user_handle: bytes | None = None) -> str:
+    def get(
+        self, options: dict, *, origin: str | None = None, user_handle: bytes | None = None, no_handle=False
+    ) -> str:
         """The answer of navigator.credentials.get(options), as JSON (the counter goes up first)."""
         if self.counting:
             self.sign_count += 1
@@ -111,7 +118,7 @@ class Authenticator:
             + self.sign_count.to_bytes(4, "big")
         )
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
-        handle = user_handle if user_handle is not None else self.user_handle
+        handle = None if no_handle else user_handle if user_handle is not None else self.user_handle
         return json.dumps(
             {
                 "id": b64(self.credential_id),

@@ -35,16 +35,16 @@ def _relying_party(settings):
     settings.PASSKEY_ORIGINS = [ORIGIN]
 
 
-def registration_options(browser: Browser) -> dict:
-    response = browser.post("/account/security/passkey-options")
+def registration_options(browser: Browser, name: str = "Laptop") -> dict:
+    response = browser.post("/account/security/passkey-options", {"name": name})
     assert response.status_code == HTTPStatus.OK, response.content
     assert "no-store" in response["Cache-Control"]
     return response.json()
 
 
 def add_passkey(browser: Browser, authenticator: Authenticator, *, name="Laptop", **create):
-    answer = authenticator.create(registration_options(browser), **create)
-    return browser.post("/account/security", {"action": "passkey-add", "name": name, "credential": answer})
+    answer = authenticator.create(registration_options(browser, name), **create)
+    return browser.post("/account/security", {"action": "passkey-add", "credential": answer})
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def with_passkey(user, password, clock):
     return authenticator
 
 
-def sign_in_options(browser: Browser) -> dict:
-    response = browser.post("/sign-in/passkey/options")
+def sign_in_options(browser: Browser, *, second_step: bool = False) -> dict:
+    response = browser.post("/sign-in/passkey/options" + ("?purpose=second-step" if second_step else ""))
     assert response.status_code == HTTPStatus.OK
     return response.json()
 
@@ -115,7 +115,7 @@ def test_a_second_passkey_keeps_the_recovery_codes_and_the_options_exclude_the_f
 ):
     browser = passkey_browser(with_passkey)
     before = set(RecoveryCode.objects.filter(user=user).values_list("digest", flat=True))
-    options = registration_options(browser)
+    options = registration_options(browser, "Phone")
     assert [d["id"] for d in options["excludeCredentials"]] == [b64(with_passkey.credential_id)]
 
     response = browser.post(
@@ -174,6 +174,7 @@ def put_back(browser: Browser, purpose: str, options: dict, *, started: int, use
         "challenge": options["challenge"],
         "started": started,
         "user": user.pk if user else None,
+        "name": "Key" if purpose == "register" else None,
     }
     session.save()
 
@@ -238,16 +239,42 @@ def test_adding_needs_a_sign_in_of_the_last_five_minutes(user, password, clock):
     assert not Passkey.objects.exists()
 
 
-def test_a_name_is_needed_and_unique_per_account(user, password, with_passkey, clock):
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("   ", "Give the passkey a name of 1 to 64 characters."),
+        ("x" * 65, "Give the passkey a name of 1 to 64 characters."),
+        ("bad\x00name", "Give the passkey a name of 1 to 64 characters."),
+        ("Laptop", "You already have a passkey named 'Laptop': choose another name."),
+    ],
+)
+def test_a_name_is_checked_before_the_browser_makes_a_key(user, password, with_passkey, clock, name, reason):
     browser = passkey_browser(with_passkey)
 
-    blank = add_passkey(browser, Authenticator(), name="   ")
-    taken = add_passkey(browser, Authenticator(), name="Laptop")
+    response = browser.post("/account/security/passkey-options", {"name": name})
 
-    assert blank.status_code == taken.status_code == HTTPStatus.BAD_REQUEST
-    assert b"a name of 1 to 64 characters" in blank.content
-    assert b"already have a passkey named" in taken.content
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {"detail": reason}
+    assert "accounts.passkey_ceremony" not in browser.session  # no challenge: no key is made
     assert Passkey.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("authenticator", "reason"),
+    [
+        (Authenticator(discoverable=False), b"cannot keep a passkey"),
+        (Authenticator(credential_id=bytes(1024)), b"could not be checked"),
+        (Authenticator(public_key=b"\x81\x00"), b"could not be checked"),  # CBOR [0]: no key
+        (Authenticator(public_key=b"\xa1\x01\x02"), b"could not be checked"),  # {1: 2}: EC2 with no curve
+    ],
+    ids=["not discoverable", "credential id over 1023 bytes", "not a key", "half a key"],
+)
+def test_keys_that_cannot_serve_are_refused_when_added(user, password, clock, authenticator, reason):
+    response = add_passkey(signed_in_browser(user, password), authenticator)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert reason in response.content
+    assert not Passkey.objects.exists()
 
 
 def test_the_same_authenticator_cannot_be_added_twice(user, password, with_passkey, clock):
@@ -260,7 +287,7 @@ def test_the_same_authenticator_cannot_be_added_twice(user, password, with_passk
 
 @pytest.mark.parametrize(
     "credential",
-    ["", "not json", "{}", "[]", '{"id": 1}', json.dumps({"response": {}}), "x" * 20_000],
+    ["", "not json", "{}", "[]", '{"id": 1}', json.dumps({"response": {}}), "x" * 20_000, "[" * 5000],
 )
 def test_garbage_answers_are_a_400_page_and_add_nothing(user, password, clock, credential):
     browser = signed_in_browser(user, password)
@@ -428,6 +455,43 @@ def test_a_key_whose_user_handle_names_another_account_is_refused(client, with_p
     assert b"belongs to another account" in response.content
 
 
+def test_a_passkey_sign_in_without_a_user_handle_is_refused(client, with_passkey, clock):
+    response = passkey_sign_in(client, with_passkey, no_handle=True)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert b"belongs to another account" in response.content
+
+
+def test_a_passkey_whose_backup_eligibility_changes_is_refused(client, with_passkey, clock):
+    with_passkey.synced = True  # registered as bound to one device
+
+    response = passkey_sign_in(client, with_passkey)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert Passkey.objects.get().last_used_at is None
+
+
+def test_the_sign_in_pages_passkey_replaces_a_half_done_sign_in(
+    app, client, user, password, with_passkey, clock, user_factory
+):
+    other = user_factory()
+    sign_in(client, authorization_request()[0], other, password)  # someone's password, then left
+    options = sign_in_options(client)
+    assert options["allowCredentials"] == []
+
+    response = client.post("/sign-in/passkey", {"credential": with_passkey.get(options), "next": "/account"})
+
+    assert response["Location"] == "/account"
+    assert client.get("/account").context["user"] == user
+    assert client.get("/sign-in/second-factor").status_code == HTTPStatus.BAD_REQUEST  # no step left
+
+
+def test_second_step_options_without_a_step_with_a_passkey_are_a_400(client, user, password, user_factory):
+    assert client.post("/sign-in/passkey/options?purpose=second-step").json() == {
+        "detail": "There is no second step with a passkey waiting here: sign in again."
+    }
+
+
 def test_a_disabled_users_passkey_signs_no_one_in(client, user, with_passkey, clock):
     User.objects.filter(pk=user.pk).update(is_active=False)
 
@@ -437,7 +501,7 @@ def test_a_disabled_users_passkey_signs_no_one_in(client, user, with_passkey, cl
     assert b"not registered here" in response.content
 
 
-@pytest.mark.parametrize("credential", ["", "{", "[]", '{"rawId": "@@"}', "x" * 20_000])
+@pytest.mark.parametrize("credential", ["", "{", "[]", '{"rawId": "@@"}', "x" * 20_000, "[" * 5000])
 def test_garbage_at_the_passkey_sign_in_is_a_400_page(client, db, credential):
     sign_in_options(client)
 
@@ -458,7 +522,8 @@ def test_after_the_password_a_passkey_is_the_second_step(
     assert after_password["Location"] == "/sign-in/second-factor"
     step = client.get("/sign-in/second-factor")
     assert b"Use a passkey" in step.content
-    options = sign_in_options(client)
+    assert b"/sign-in/passkey/options?purpose=second-step" in step.content
+    options = sign_in_options(client, second_step=True)
     assert [d["id"] for d in options["allowCredentials"]] == [b64(with_passkey.credential_id)]
 
     done = client.post("/sign-in/passkey", {"credential": with_passkey.get(options), "next": "/account"})
@@ -478,7 +543,9 @@ def test_the_second_step_takes_only_the_users_own_passkey(
     add_passkey(signed_in_browser(other, password), other_key)
     sign_in(client, authorization_request()[0], user, password)
 
-    response = client.post("/sign-in/passkey", {"credential": other_key.get(sign_in_options(client))})
+    response = client.post(
+        "/sign-in/passkey", {"credential": other_key.get(sign_in_options(client, second_step=True))}
+    )
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert b"not registered here" in response.content

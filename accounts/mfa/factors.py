@@ -52,6 +52,13 @@ def _secret(device: TotpDevice) -> str:
     return _fernet().decrypt(device.secret.encode()).decode()
 
 
+def lock_factors(user: User) -> None:
+    """One change of `user`'s factors at a time (in the caller's transaction): the user's row is
+    locked first by every path that adds or removes one, so concurrent changes queue, never
+    deadlock."""
+    User.objects.select_for_update().filter(pk=user.pk).first()
+
+
 def has_totp(user: User) -> bool:
     """Whether `user` has a confirmed authenticator app."""
     return TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
@@ -83,7 +90,7 @@ def totp_begin(user: User, *, now: datetime | None = None) -> Enrolment:
     now = now or clock.now()
     secret = pyotp.random_base32()
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()  # one set-up at a time per user
+        lock_factors(user)
         if has_totp(user):
             raise ValueError("an authenticator app is already on")
         TotpDevice.objects.update_or_create(
@@ -129,7 +136,7 @@ def totp_confirm(user: User, code: str, *, now: datetime | None = None) -> list[
     once; [] when a passkey came first and its codes stay), or None when the code is wrong."""
     now = now or clock.now()
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()  # one change of factors at a time
+        lock_factors(user)
         first = not has_factor(user)
         device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=True).first()
         if device is None:
@@ -150,6 +157,7 @@ def totp_confirm(user: User, code: str, *, now: datetime | None = None) -> list[
 def totp_remove(user: User) -> bool:
     """Remove the authenticator app (the recovery codes go with the last factor)."""
     with transaction.atomic():
+        lock_factors(user)
         removed, _ = TotpDevice.objects.filter(user=user).delete()
         forget_recovery_codes_without_factor(user)
     if removed:
@@ -169,8 +177,7 @@ def _digests(code: str) -> list[str]:
 
 def forget_recovery_codes_without_factor(user: User) -> None:
     """Recovery codes stand in for a factor: with none left, they go too (in the caller's
-    transaction)."""
-    User.objects.select_for_update().filter(pk=user.pk).first()
+    transaction, after lock_factors)."""
     if not has_factor(user):
         RecoveryCode.objects.filter(user=user).delete()
 
@@ -193,6 +200,7 @@ def recovery_codes_regenerate(user: User, *, now: datetime | None = None) -> lis
     if not has_factor(user):
         raise ValueError("no second factor is on")
     with transaction.atomic():
+        lock_factors(user)
         codes = issue_recovery_codes(user, now=now or clock.now())
     audit.event("recovery codes regenerated", user=user.pk)
     return codes
@@ -260,6 +268,7 @@ def admin_reset(users, *, admin: User) -> int:
     reset = 0
     for user in users:
         with transaction.atomic():
+            lock_factors(user)
             passkeys, _ = Passkey.objects.filter(user=user).delete()
             app = totp_remove(user)
         if app or passkeys:

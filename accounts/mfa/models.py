@@ -52,8 +52,9 @@ class Passkey(models.Model):
     credential_id = models.BinaryField(max_length=1023, unique=True)
     public_key = models.BinaryField(help_text="COSE public key.")
     sign_count = models.BigIntegerField(default=0)
-    backed_up = models.BooleanField(
-        default=False, help_text="Synced between devices (amr swk) rather than bound to one (hwk)."
+    multi_device = models.BooleanField(
+        default=False,
+        help_text="Backup eligible: may be synced between devices (amr swk) rather than bound to one (hwk).",
     )
     transports = models.JSONField(default=list, blank=True)
     aaguid = models.CharField(max_length=36, blank=True)

@@ -29,13 +29,16 @@ REAUTHENTICATE_SECONDS = 300  # a change of factors needs a sign-in this recent
 CEREMONY = "accounts.passkey_ceremony"  # the browser's pending passkey ceremony (its challenge)
 
 
-def _begin_ceremony(request: HttpRequest, purpose: str, ceremony: passkeys.Ceremony, *, user) -> JsonResponse:
+def _begin_ceremony(
+    request: HttpRequest, purpose: str, ceremony: passkeys.Ceremony, *, user, name: str | None = None
+) -> JsonResponse:
     """Keep the challenge in the browser's session and answer the options (JSON)."""
     request.session[CEREMONY] = {
         "purpose": purpose,
         "challenge": ceremony.challenge,
         "started": ceremony.started,
         "user": user.pk if user else None,
+        "name": name,
     }
     return JsonResponse(json.loads(ceremony.options_json))  # never cached (never_cache)
 
@@ -166,7 +169,7 @@ class SecurityPage(AccountPage):
                 pending = _take_ceremony(request, "register", user=user)
                 passkey, codes = passkeys.register(
                     user,
-                    name=request.POST.get("name", ""),
+                    name=pending.get("name") or "",  # the name checked before the key was made
                     answer=request.POST.get("credential", ""),
                     challenge=pending["challenge"],
                     started=pending["started"],
@@ -205,8 +208,10 @@ class SecurityPage(AccountPage):
 
 
 class PasskeyRegistrationOptions(SecurityPage):
-    """POST /account/security/passkey-options: the options of a new passkey (JSON); 403 without a
-    sign-in of the last 5 minutes (the page's form then asks for one)."""
+    """POST /account/security/passkey-options (`name`: the new passkey's): the options of a new
+    passkey (JSON); 400 `{"detail": ...}` for a name that is blank, too long or taken (before the
+    browser makes a key); 403 without a sign-in of the last 5 minutes (the page's form then asks
+    for one)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": 'Method "GET" not allowed.'}, status=HTTPStatus.METHOD_NOT_ALLOWED)
@@ -218,34 +223,54 @@ class PasskeyRegistrationOptions(SecurityPage):
                 status=HTTPStatus.FORBIDDEN,
             )
         user = self.signed_in.user
-        return _begin_ceremony(request, "register", passkeys.registration_options(user), user=user)
+        try:
+            name = passkeys.checked_name(user, request.POST.get("name"))
+        except passkeys.PasskeyRefused as e:
+            return JsonResponse({"detail": e.reason}, status=HTTPStatus.BAD_REQUEST)
+        return _begin_ceremony(request, "register", passkeys.registration_options(user), user=user, name=name)
+
+
+SIGN_IN, SECOND_STEP = "sign-in", "second-step"  # the two purposes of a passkey's sign-in
 
 
 @method_decorator(never_cache, name="dispatch")
 class PasskeySignInOptions(View):
     """POST /sign-in/passkey/options: the options of a passkey sign-in (JSON): any passkey of this
-    service, or, during a sign-in's second step, one of that user's."""
+    service; with `?purpose=second-step` (the second step's page), one of that step's user's:
+    400 `{"detail": ...}` when no second step is waiting or its user has no passkey."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if request.GET.get("purpose") != SECOND_STEP:
+            return _begin_ceremony(request, SIGN_IN, passkeys.authentication_options(), user=None)
         step = state.second_step(request, now=clock.now())
-        user = step.user if step else None
+        if step is None or not step.user.passkeys.exists():
+            return JsonResponse(
+                {"detail": "There is no second step with a passkey waiting here: sign in again."},
+                status=HTTPStatus.BAD_REQUEST,
+            )
         return _begin_ceremony(
-            request, "second-step" if step else "sign-in", passkeys.authentication_options(user), user=user
+            request, SECOND_STEP, passkeys.authentication_options(step.user), user=step.user
         )
 
 
 @method_decorator(never_cache, name="dispatch")
 class PasskeySignIn(View):
     """POST /sign-in/passkey (`credential`: the browser's answer as JSON; `next`: the pending
-    request): signs the browser in (two factors) or passes the second step; 303 to `next`."""
+    request): as the options said, signs the browser in (two factors) or passes the second step;
+    303 to `next` (the step's own request)."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         now = clock.now()
-        step = state.second_step(request, now=now)
+        purpose = (
+            request.session.get(CEREMONY, {}).get("purpose")
+            if isinstance(request.session.get(CEREMONY), dict)
+            else None
+        )
+        step = state.second_step(request, now=now) if purpose == SECOND_STEP else None
         next_url = redirects.after_sign_in(step.next_url if step else request.POST.get("next"))
         try:
             pending = _take_ceremony(
-                request, "second-step" if step else "sign-in", user=step.user if step else None
+                request, SECOND_STEP if step else SIGN_IN, user=step.user if step else None
             )
             proof = passkeys.authenticate(
                 request.POST.get("credential", ""),
@@ -264,9 +289,12 @@ class PasskeySignIn(View):
                 },
                 status=HTTPStatus.BAD_REQUEST,
             )
+        ip = caller_of(request).ip_address
         if step:
             state.finish_second_step(request, step, methods=proof.methods)
+            audit.event("second factor passed", user=proof.user.pk, ip=ip, kind="passkey")
         else:
+            request.session.pop(state.SECOND_STEP, None)  # a half-done sign-in is replaced by this one
             state.sign_in(request, proof.user, methods=proof.methods, auth_time=now)
-        audit.event("signed in with a passkey", user=proof.user.pk, ip=caller_of(request).ip_address)
+            audit.event("signed in with a passkey", user=proof.user.pk, ip=ip)
         return SeeOther(next_url or "/account")

@@ -101,10 +101,13 @@ def email_request(*, caller: Caller, email: str, now: datetime | None = None) ->
 
 def counter_windows() -> int:
     """The longest window of any counter: older counters can be deleted."""
+    from accounts.mfa.passkeys import CHALLENGE_SECONDS  # the replay cache's window (counters.first_use)
+
     return max(
         settings.LOGIN_FAILURE_WINDOW_SECONDS,
         settings.IP_FAILURE_WINDOW_SECONDS,
         settings.EMAIL_REQUEST_WINDOW_SECONDS,
+        CHALLENGE_SECONDS,
     )
 
 

@@ -1,14 +1,16 @@
 // Passkeys (WebAuthn): the one script of the service's pages, for the elements marked data-passkey.
 //
 // A form with data-passkey="create" (add a passkey) or "get" (use one) first asks its data-options
-// URL for the ceremony's options (a POST with the page's CSRF token: the challenge is kept in the
-// session), hands them to the browser's navigator.credentials, and puts the answer, as JSON, in
-// the form's `credential` field before sending the form. The sign-in page's way in is not a form
+// URL for the ceremony's options (a POST with the page's CSRF token, and the form's `name` for a
+// new passkey, checked before any key is made: the challenge is kept in the session), hands them
+// to the browser's navigator.credentials, and puts the answer, as JSON, in the form's
+// `credential` field before sending the form. The sign-in page's way in is not a form
 // (that page keeps one form, the password's) but a link, like the provider's: the script posts
 // the answer to its data-action, with its data-next. Where passkeys cannot work (no WebAuthn in
 // the browser, or a page address that is not one of data-origins), the element says so instead;
-// it is hidden until this script runs. When the options are refused (a sign-in that is too old,
-// say), a form is sent as it is and the server's page answers.
+// it is hidden until this script runs. When the options are refused, their `detail` is shown; a
+// form refused for a sign-in that is too old (403) is sent as it is, and the server's page asks
+// for the sign-in.
 (function () {
   "use strict";
 
@@ -71,9 +73,10 @@
     return field ? field.value : "";
   }
 
-  // The form that carries the answer: the element itself, or one made for the link's target.
+  // The form that carries the answer: the element itself, or one made (once) for the link's target.
   function formFor(element) {
     if (element.tagName === "FORM") return element;
+    if (element.passkeyForm) return element.passkeyForm;
     const form = document.createElement("form");
     form.method = "post";
     form.action = element.dataset.action;
@@ -87,7 +90,18 @@
       form.appendChild(input);
     }
     document.body.appendChild(form);
+    element.passkeyForm = form;
     return form;
+  }
+
+  async function refusal(reply) {
+    try {
+      const body = await reply.json();
+      if (body && typeof body.detail === "string") return body.detail;
+    } catch (error) {
+      // not JSON: a page (a sign-in asked for, say)
+    }
+    return "Passkeys are not available here now: reload the page and try again.";
   }
 
   function setUp(element) {
@@ -118,18 +132,30 @@
       disable();
       return;
     }
+    let busy = false; // one ceremony at a time: a second would replace the first's challenge
     async function ceremony(event) {
       event.preventDefault();
+      if (busy) return;
+      busy = true;
       status.textContent = "";
       const form = formFor(element);
+      const body = new FormData();
+      const name = element.querySelector("[name=name]");
+      if (name) body.append("name", name.value);
       try {
         const reply = await fetch(element.dataset.options, {
           method: "POST",
           headers: { "X-CSRFToken": csrfToken(element), Accept: "application/json" },
+          body: body,
           credentials: "same-origin",
         });
+        if (reply.status === 403 && !link) {
+          form.submit(); // the server's page asks for a recent sign-in
+          return;
+        }
         if (!reply.ok || reply.redirected) {
-          form.submit(); // the server's page says what is needed (a recent sign-in, ...)
+          status.textContent = await refusal(reply);
+          busy = false;
           return;
         }
         const json = await reply.json();
@@ -141,6 +167,7 @@
         form.submit();
       } catch (error) {
         status.textContent = "No passkey was used (" + (error.message || error.name) + ").";
+        busy = false;
       }
     }
     if (link) link.addEventListener("click", ceremony);
