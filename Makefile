@@ -14,9 +14,11 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# requirements-dev.txt includes requirements.txt: one pip run installs both (and marks both done).
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+	touch $(VENV)/.installed $@
 
 # The checkout's environment file: manage.py's commands read it (never when DJANGO_DEBUG=0 is set;
 # servers never do), so the README's commands (manage.py create_client, ...) work without a
@@ -43,7 +45,8 @@ run: setup
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	  $(PY) manage.py runserver 127.0.0.1:8000
 
-test: setup $(VENV)/.installed-dev
+# The tools first (one pip run for both lists), then the set-up of `make run`.
+test: $(VENV)/.installed-dev setup
 	scripts/test.sh
 
 # An administrator for /admin/ (asks for a username, email and password).

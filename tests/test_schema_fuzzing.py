@@ -1,11 +1,14 @@
 """Schemathesis: requests generated from /schema/ (valid and invalid), in process, never a 500.
 
 Bounded: MAX_EXAMPLES per operation. Protected operations get a valid bearer token, so their
-own logic is exercised too, not only the authentication that would refuse them.
+own logic is exercised too, not only the authentication that would refuse them. Run on
+PostgreSQL, production's database, whose refusals (a NUL in a text value, a value too long for
+its column) are the ones a generated request can reach; SQLite accepts both.
 """
 
 from contextlib import contextmanager
 
+import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
@@ -14,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 MAX_EXAMPLES = 30  # per operation; eleven operations
+pytestmark = pytest.mark.postgres
 
 
 # Loaded at collection: serving /schema/ touches no database.
