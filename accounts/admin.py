@@ -30,6 +30,7 @@ from accounts.models import (
     User,
 )
 from accounts.oauth import clients
+from accounts.oauth.models import AUTHORIZATION_CODE, GRANT_TYPES, default_grant_types
 from accounts.responses import SeeOther
 from accounts.selfservice import services as selfservice
 from accounts.signin import methods as signin_methods
@@ -387,11 +388,22 @@ def _lines(value: str) -> tuple[str, ...]:
 class ClientForm(forms.ModelForm):
     """Redirect URIs and origins one per line, checked by the same rules as create_client."""
 
+    grant_types_choice = forms.MultipleChoiceField(
+        label="Grant types",
+        choices=[(name, name) for name in GRANT_TYPES],
+        initial=list(default_grant_types()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What it may use at /token: client_credentials is for confidential clients "
+        "(a service's own tokens); another grant is unauthorized_client. None ticked: "
+        "authorization_code and refresh_token (or, on a client's page, what it has).",
+    )
     redirect_uris_text = forms.CharField(
         label="Redirect URIs",
+        required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One redirect URI per line: https, http on 127.0.0.1 or [::1] (any port matches), "
-        "or a native app's private-use scheme (com.example.app:/callback).",
+        help_text="One redirect URI per line (needed with authorization_code): https, http on 127.0.0.1 "
+        "or [::1] (any port matches), or a native app's private-use scheme (com.example.app:/callback).",
     )
     allowed_origins_text = forms.CharField(
         label="Allowed origins",
@@ -416,6 +428,7 @@ class ClientForm(forms.ModelForm):
             self.fields["confidential"].disabled = True  # a public client cannot grow a secret
             for name in ("redirect_uris", "allowed_origins", "post_logout_redirect_uris"):
                 self.initial[f"{name}_text"] = "\n".join(getattr(self.instance, name))
+            self.initial["grant_types_choice"] = list(self.instance.grant_types)
 
     def clean(self):
         data = super().clean()
@@ -426,6 +439,14 @@ class ClientForm(forms.ModelForm):
                 clients.check_redirect_uri(uri)
             for origin in _lines(data.get("allowed_origins_text", "")):
                 clients.check_origin(origin)
+            grant_types = tuple(data.get("grant_types_choice") or ()) or (
+                tuple(self.instance.grant_types) if self.instance.pk else tuple(default_grant_types())
+            )
+            data["grant_types_choice"] = list(grant_types)
+            confidential = self.instance.confidential if self.instance.pk else data.get("confidential", False)
+            clients.check_grant_types(grant_types, confidential=confidential)
+            if AUTHORIZATION_CODE in grant_types and not _lines(data.get("redirect_uris_text", "")):
+                raise clients.InvalidRegistration("a client with authorization_code needs a redirect URI")
         except clients.InvalidRegistration as e:
             raise forms.ValidationError(str(e)) from None
         return data
@@ -450,6 +471,7 @@ class ClientAdmin(admin.ModelAdmin):
             "first_party",
             "require_second_factor",
             "is_active",
+            "grant_types_choice",
             "redirect_uris_text",
         ]
         fields += ["allowed_origins_text", "post_logout_redirect_uris_text"]
@@ -461,6 +483,7 @@ class ClientAdmin(admin.ModelAdmin):
             obj.redirect_uris = list(_lines(data["redirect_uris_text"]))
             obj.allowed_origins = list(_lines(data["allowed_origins_text"]))
             obj.post_logout_redirect_uris = list(_lines(data["post_logout_redirect_uris_text"]))
+            obj.grant_types = list(data["grant_types_choice"])
             # Unticking "active" disables through the service, as the list action does.
             disabling = "is_active" in form.changed_data and not obj.is_active
             if disabling:
@@ -480,6 +503,7 @@ class ClientAdmin(admin.ModelAdmin):
                 require_second_factor=data["require_second_factor"],
                 allowed_origins=_lines(data["allowed_origins_text"]),
                 post_logout_redirect_uris=_lines(data["post_logout_redirect_uris_text"]),
+                grant_types=tuple(data["grant_types_choice"]),
             )
         )
         obj.pk = client.pk

@@ -41,6 +41,7 @@ class AccountsConfig(AppConfig):
         from accounts import grants, issuance
         from accounts.federation.grants import TokenExchangeGrant
         from accounts.federation.grants import enabled as provider_configured
+        from accounts.machines.grants import ClientCredentialsGrant
         from accounts.oauth.grants import AuthorizationCodeGrant
         from accounts.oidc.idtokens import id_token_response
 
@@ -50,6 +51,7 @@ class AccountsConfig(AppConfig):
         grants.register_grant(grants.RefreshTokenGrant)
         grants.register_grant(AuthorizationCodeGrant)
         grants.register_grant(TokenExchangeGrant, enabled=provider_configured)
+        grants.register_grant(ClientCredentialsGrant)
 
 
 def _signing_key_after_migrate(using: str = "default", **kwargs) -> None:

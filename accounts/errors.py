@@ -57,6 +57,12 @@ class InvalidGrant(OAuthError):
     error = "invalid_grant"
 
 
+class UnauthorizedClient(OAuthError):
+    """RFC 6749 §5.2: the client may not use this grant (or response type)."""
+
+    error = "unauthorized_client"
+
+
 class InvalidScope(OAuthError):
     error = "invalid_scope"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from accounts import services
 from accounts.callers import Caller
-from accounts.errors import InvalidClient
+from accounts.errors import InvalidClient, UnauthorizedClient
 from accounts.models import Client
 from accounts.serializers import NOT_A_STRING, required_string
 
@@ -27,6 +27,8 @@ class Grant:
             raise InvalidClient(
                 "This grant needs the client's authentication (a public client: its client_id)."
             )
+        if client is not None and not client.may_use(self.grant_type):
+            raise UnauthorizedClient(f"This client may not use the {self.grant_type} grant.")
         self.client = client
         self.caller = caller
         self.params = {name: required_string(params, name) for name in self.parameters}
@@ -64,5 +66,6 @@ def register_grant(grant: type[Grant], *, enabled: Callable[[], bool] = lambda: 
 
 
 def grants() -> dict[str, type[Grant]]:
-    """The grants /token accepts now, by grant_type."""
+    """The grants /token accepts now, by grant_type (which clients may use each is theirs:
+    accounts.oauth.models.Client.may_use)."""
     return {grant_type: grant for grant_type, (grant, enabled) in _registered.items() if enabled()}

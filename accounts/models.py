@@ -333,12 +333,14 @@ class ThrottleCounter(models.Model):
 
 # The authorization server's models live with it; imported here so the app registry finds them.
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
+from accounts.machines.models import ClientToken  # noqa: E402
 from accounts.mfa.models import Passkey, RecoveryCode, TotpDevice  # noqa: E402
 from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
 
 __all__ = [
     "AuthorizationCode",
     "Client",
+    "ClientToken",
     "Consent",
     "ExchangedIdToken",
     "LinkedIdentity",

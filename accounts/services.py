@@ -275,6 +275,13 @@ def token_revoke(
             Session.objects.filter(pk=session_id), reason=Session.EndReason.LOGOUT, now=now, sid=session_id
         )
         return
+    from accounts.machines import tokens as client_tokens
+
+    own = client_tokens.parse(token)  # a client's own token (client credentials)
+    if own is not None:
+        if client is None:
+            raise InvalidClient("This token belongs to a confidential client: authenticate as it.")
+        client_tokens.revoke(own, client=client, now=now)
 
 
 def session_list(*, user: User, now: datetime | None = None) -> list[Session]:

@@ -25,8 +25,9 @@ from accounts.keys import ring
 ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 §2.1
 REFRESH_TOKEN_TYP = "rt+jwt"  # ours alone: never at+jwt, so neither passes for the other
 
-# Claims every token of this service carries; a token without one of them is refused.
-REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "sid", "iss", "token_type")
+# Claims every token of this service carries; a token without one of them is refused (a
+# session's tokens also need `sid`: accounts.tokens checks each kind's own claims).
+REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "iss", "token_type")
 
 # Headers that would point a verifier at a key of the sender's choosing (RFC 8725 §3.10).
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})

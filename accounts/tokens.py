@@ -79,9 +79,11 @@ class SessionToken(Token):
     def session_id(self) -> str:
         return self.payload["sid"]
 
+    required_claims = ("sub", "sid", "jti")
+
     def verify(self) -> None:
         super().verify()  # exp, jti and token_type
-        for claim in ("sub", "sid", "jti"):
+        for claim in self.required_claims:
             value = self.payload.get(claim)
             if not isinstance(value, str) or not value:
                 raise TokenError(f"Token has no valid '{claim}' claim")
@@ -107,6 +109,18 @@ class AccessToken(SessionToken):
 
     def get_token_backend(self) -> signing.TypedTokenBackend:
         return signing.access_token_backend()
+
+
+class ClientAccessToken(AccessToken):
+    """An access token a client got for itself (client credentials): `sub` is the client, and
+    there is no session (no `sid`); accounts.machines keeps its record, for revocation."""
+
+    required_claims = ("sub", "jti", "client_id")
+
+    def verify(self) -> None:
+        super().verify()
+        if "sid" in self.payload or self.payload["sub"] != self.payload["client_id"]:
+            raise TokenError("Token is not a client's own")
 
 
 class RefreshToken(SessionToken):

@@ -51,8 +51,12 @@ def token_response(issued: services.IssuedTokens, *, issued_token_type: str | No
         "access_token": issued.access_token,
         "token_type": "bearer",
         "expires_in": issued.expires_in,
-        "refresh_token": issued.refresh_token,
-        "refresh_expires_in": issued.refresh_expires_in,
+        # None for a client's own token (client credentials: no refresh token, RFC 6749 §4.4.3).
+        **(
+            {"refresh_token": issued.refresh_token, "refresh_expires_in": issued.refresh_expires_in}
+            if issued.refresh_token is not None
+            else {}
+        ),
         **({"scope": issued.scope} if issued.scope is not None else {}),
         **issued.extra,  # the issuance extensions' fields (the ID token, ...)
         **({"issued_token_type": issued_token_type} if issued_token_type else {}),

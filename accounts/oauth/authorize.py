@@ -23,13 +23,14 @@ from accounts.errors import (
     InvalidScope,
     LoginRequired,
     OAuthError,
+    UnauthorizedClient,
     UnsupportedResponseType,
     UntrustedRedirect,
 )
 from accounts.oauth import codes
 from accounts.oauth.clients import redirect_uri_matches
 from accounts.oauth.codes import CODE_CHALLENGE
-from accounts.oauth.models import Client, Consent
+from accounts.oauth.models import AUTHORIZATION_CODE, Client, Consent
 from accounts.signin import methods
 from accounts.signin.state import SignedIn
 
@@ -126,9 +127,11 @@ def redirect_target(values: dict[str, list[str]]) -> AuthorizationRequest:
 def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> AuthorizationRequest:
     """Check the rest of the parameters (name -> every value sent) of a request whose
     `redirect_target` is `target`. Raises the OAuth error (InvalidRequest, InvalidScope,
-    UnsupportedResponseType) that goes back to the redirect_uri."""
+    UnsupportedResponseType, UnauthorizedClient) that goes back to the redirect_uri."""
     if _single(values, "response_type") != "code":
         raise UnsupportedResponseType('The only response_type is "code".')
+    if not target.client.may_use(AUTHORIZATION_CODE):
+        raise UnauthorizedClient("This client may not use the authorization_code grant.")
     for name in PARAMETERS:
         if len([value for value in values.get(name, []) if value.strip()]) > 1:
             raise InvalidRequest(f"The parameter '{name}' was sent more than once.")

@@ -23,7 +23,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import audit
 from accounts.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
-from accounts.oauth.models import Client
+from accounts.oauth.models import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES, REFRESH_TOKEN, Client
 
 LOOPBACK_HOSTS = ("127.0.0.1", "[::1]")
 # RFC 8252 §7.1: a private-use scheme is a reverse domain name the app controls (at least one dot).
@@ -48,6 +48,7 @@ class Registration:
     post_logout_redirect_uris: tuple[str, ...] = ()
     client_id: str | None = None
     require_second_factor: bool = False
+    grant_types: tuple[str, ...] = (AUTHORIZATION_CODE, REFRESH_TOKEN)
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -124,7 +125,9 @@ def register(registration: Registration) -> tuple[Client, str | None]:
     """
     if not registration.name.strip():
         raise InvalidRegistration("a client needs a name")
-    if not registration.redirect_uris:
+    grant_types = tuple(dict.fromkeys(registration.grant_types))
+    check_grant_types(grant_types, confidential=registration.confidential)
+    if AUTHORIZATION_CODE in grant_types and not registration.redirect_uris:
         raise InvalidRegistration("a client needs at least one redirect URI")
     for uri in registration.redirect_uris:
         check_redirect_uri(uri)
@@ -149,8 +152,21 @@ def register(registration: Registration) -> tuple[Client, str | None]:
             allowed_origins=list(registration.allowed_origins),
             post_logout_redirect_uris=list(registration.post_logout_redirect_uris),
             require_second_factor=registration.require_second_factor,
+            grant_types=list(grant_types),
         )
     return client, secret
+
+
+def check_grant_types(grant_types: tuple[str, ...], *, confidential: bool) -> None:
+    """Raise InvalidRegistration unless a client may be allowed `grant_types`: at least one of
+    GRANT_TYPES, and client_credentials only for a confidential client (RFC 6749 §4.4)."""
+    if not grant_types:
+        raise InvalidRegistration("a client needs at least one grant type")
+    unknown = [name for name in grant_types if name not in GRANT_TYPES]
+    if unknown:
+        raise InvalidRegistration(f"{unknown[0]!r}: the grant types are {', '.join(GRANT_TYPES)}")
+    if CLIENT_CREDENTIALS in grant_types and not confidential:
+        raise InvalidRegistration("client_credentials is for confidential clients (--confidential)")
 
 
 def new_secret(client: Client) -> str:

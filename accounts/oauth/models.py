@@ -7,9 +7,21 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The grants a client may be allowed (RFC 6749 §5.2: another one is unauthorized_client); the
+# token exchange is every client's (it is configured for the service, not per client).
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"
+CLIENT_CREDENTIALS = "client_credentials"
+GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS)
+
+
+def default_grant_types() -> list[str]:
+    return [AUTHORIZATION_CODE, REFRESH_TOKEN]
+
 
 class Client(models.Model):
-    """An application that signs users in through /authorize (accounts.oauth.clients has its rules)."""
+    """An application that signs users in through /authorize, or a service that gets tokens for
+    itself (client credentials); accounts.oauth.clients has its rules."""
 
     client_id = models.CharField(primary_key=True, max_length=64)
     name = models.CharField(max_length=150)
@@ -28,7 +40,11 @@ class Client(models.Model):
         help_text="Its users sign in with a second factor (acr multi-factor); a user without one "
         "is refused (access_denied) until they set one up at /account/security.",
     )
-    redirect_uris = models.JSONField(default=list)
+    grant_types = models.JSONField(
+        default=default_grant_types,
+        help_text="The grants it may use: authorization_code, refresh_token, client_credentials.",
+    )
+    redirect_uris = models.JSONField(default=list, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True, help_text="Browser origins allowed by CORS.")
     post_logout_redirect_uris = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(
@@ -41,6 +57,10 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"
+
+    def may_use(self, grant_type: str) -> bool:
+        """Whether this client may use `grant_type` (one of GRANT_TYPES; others are not per client)."""
+        return grant_type not in GRANT_TYPES or grant_type in self.grant_types
 
 
 class AuthorizationCode(models.Model):

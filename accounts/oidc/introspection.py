@@ -1,13 +1,15 @@
 """RFC 7662 token introspection: what a resource server may learn of a token. No HTTP here.
 
 Active: a valid access token of an active session of an active user (and client), or the newest refresh token
-of such a session. Everything else is {"active": false} and nothing more. A revocation shows at
+of such a session, or a client's own access token (client credentials) not revoked, of an
+active client. Everything else is {"active": false} and nothing more. A revocation shows at
 the next call: the session is read every time (one query for an access token).
 """
 
 from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import services
+from accounts.machines import tokens as client_tokens
 from accounts.tokens import AccessToken, RefreshToken
 
 INACTIVE = {"active": False}
@@ -47,4 +49,24 @@ def token_introspect(*, token: str, token_type_hint: str | None = None) -> dict:
             "sid": parsed["sid"],
             "jti": parsed["jti"],
         }
-    return INACTIVE
+    return _client_token(token)
+
+
+def _client_token(token: str) -> dict:
+    """A client's own access token (client credentials): active while its record is."""
+    parsed = client_tokens.parse(token)
+    record = client_tokens.record_of(parsed) if parsed is not None else None
+    if record is None:
+        return INACTIVE
+    return {
+        "active": True,
+        "token_type": "access_token",
+        "aud": parsed.payload.get("aud"),
+        "sub": parsed["sub"],
+        "client_id": record.client_id,
+        **({"scope": record.scope} if record.scope else {}),
+        "exp": parsed["exp"],
+        "iat": parsed["iat"],
+        "iss": parsed["iss"],
+        "jti": parsed["jti"],
+    }

@@ -102,6 +102,7 @@ def oauth_client_factory(db):
         redirect_uris: tuple[str, ...] = (OAUTH_REDIRECT_URI,),
         allowed_origins: tuple[str, ...] = (),
         client_id: str | None = None,
+        grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
     ) -> RegisteredClient:
         client, secret = register(
             Registration(
@@ -111,6 +112,7 @@ def oauth_client_factory(db):
                 first_party=first_party,
                 allowed_origins=tuple(allowed_origins),
                 client_id=client_id,
+                grant_types=tuple(grant_types),
             )
         )
         return RegisteredClient(client=client, secret=secret)

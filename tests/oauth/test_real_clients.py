@@ -347,3 +347,41 @@ def test_authlib_as_a_native_app_gets_its_code_at_its_private_use_uri(
     )
     assert token["scope"] == SCOPE
     assert token["refresh_token"]
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+def test_authlib_gets_a_client_credentials_token_that_introspects_and_revokes(
+    discovery, oauth_client_factory, auth_method
+):
+    """A service's own token, as Authlib's OAuth2Session fetches it (RFC 6749 §4.4)."""
+    machine = oauth_client_factory(
+        name="Billing service", confidential=True, redirect_uris=(), grant_types=("client_credentials",)
+    )
+    resource_server = oauth_client_factory(name="Resource server", confidential=True)
+    assert "client_credentials" in discovery["grant_types_supported"]
+    session = OAuth2Session(
+        client_id=machine.client_id, client_secret=machine.secret, token_endpoint_auth_method=auth_method
+    )
+
+    token = session.fetch_token(discovery["token_endpoint"], grant_type="client_credentials")
+
+    assert set(token) >= {"access_token", "token_type", "expires_in"}
+    assert "refresh_token" not in token
+    assert "id_token" not in token
+    introspection = requests.post(
+        discovery["introspection_endpoint"],
+        data={"token": token["access_token"]},
+        auth=(resource_server.client_id, resource_server.secret),
+        timeout=10,
+    ).json()
+    assert introspection["active"] is True
+    assert introspection["sub"] == introspection["client_id"] == machine.client_id
+    session.revoke_token(
+        discovery["revocation_endpoint"], token["access_token"], token_type_hint="access_token"
+    )
+    assert requests.post(
+        discovery["introspection_endpoint"],
+        data={"token": token["access_token"]},
+        auth=(resource_server.client_id, resource_server.secret),
+        timeout=10,
+    ).json() == {"active": False}

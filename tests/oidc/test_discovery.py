@@ -191,4 +191,4 @@ def test_the_registered_client_methods_and_grants_are_exactly_the_contracts(api_
         "client_secret_basic",
         "client_secret_post",
     ]
-    assert document["grant_types_supported"] == ["refresh_token", "authorization_code"]
+    assert document["grant_types_supported"] == ["refresh_token", "authorization_code", "client_credentials"]

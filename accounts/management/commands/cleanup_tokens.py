@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand
 from accounts import clock, refresh_records
 from accounts.federation import exchange
 from accounts.keys import lifecycle
+from accounts.machines import tokens as client_tokens
 from accounts.oauth import codes
 from accounts.throttling import counters, policy
 
@@ -28,7 +29,8 @@ BATCH = 1000
 class Command(BaseCommand):
     help = (
         "Delete ended sessions, spent refresh token records, old throttle counters, expired signing keys "
-        "expired authorization codes and the records of exchanged ID tokens past their expiry."
+        "expired authorization codes, the records of exchanged ID tokens and of client credentials tokens "
+        "past their expiry."
     )
 
     def handle(self, *args, **options) -> None:
@@ -40,9 +42,11 @@ class Command(BaseCommand):
         keys = lifecycle.purge(now=now)
         expired_codes = codes.delete_expired(now=now)
         exchanged = exchange.delete_expired(now=now)
+        client_expired = client_tokens.delete_expired(now=now)
         self.stdout.write(
             f"Deleted {expired['records']} expired refresh token record(s) and with them "
             f"{expired['sessions']} ended session(s), {spent} spent "
             f"record(s), {old_counters} old throttle counter(s), {keys} expired signing key(s) and "
-            f"{expired_codes} expired authorization code(s) and {exchanged} expired exchanged ID token record(s)."
+            f"{expired_codes} expired authorization code(s), {exchanged} expired exchanged ID token record(s) "
+            f"and {client_expired} expired client credentials token record(s)."
         )

@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.oauth.clients import InvalidRegistration, Registration, register
+from accounts.oauth.models import AUTHORIZATION_CODE, GRANT_TYPES, REFRESH_TOKEN
 
 
 class Command(BaseCommand):
@@ -15,11 +16,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--redirect-uri",
             action="append",
-            required=True,
+            default=[],
             dest="redirect_uris",
             metavar="URI",
-            help="where /authorize may send the code (repeat for several): https, http on 127.0.0.1 or "
-            "[::1] (any port matches), or a native app's private-use scheme (com.example.app:/callback)",
+            help="where /authorize may send the code (repeat for several; needed with the "
+            "authorization_code grant): https, http on 127.0.0.1 or [::1] (any port matches), or a native "
+            "app's private-use scheme (com.example.app:/callback)",
+        )
+        parser.add_argument(
+            "--grant-type",
+            action="append",
+            dest="grant_types",
+            choices=GRANT_TYPES,
+            metavar="GRANT",
+            help="a grant it may use (repeat for several): authorization_code, refresh_token, "
+            "client_credentials (confidential clients); default: authorization_code and refresh_token",
         )
         parser.add_argument(
             "--confidential",
@@ -71,6 +82,7 @@ class Command(BaseCommand):
                     post_logout_redirect_uris=tuple(options["post_logout_redirect_uris"]),
                     client_id=options["client_id"],
                     require_second_factor=options["require_second_factor"],
+                    grant_types=tuple(options["grant_types"] or (AUTHORIZATION_CODE, REFRESH_TOKEN)),
                 )
             )
         except InvalidRegistration as e:

@@ -1,0 +1,1 @@
+"""Clients that act for themselves: the client credentials grant (RFC 6749 §4.4)."""
