@@ -7,7 +7,7 @@ the token pair through the services. The view has already checked grant_type and
 the client, in the contract's order.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from accounts import services
 from accounts.callers import Caller
@@ -65,7 +65,44 @@ def register_grant(grant: type[Grant], *, enabled: Callable[[], bool] = lambda: 
     return grant
 
 
-def grants() -> dict[str, type[Grant]]:
-    """The grants /token accepts now, by grant_type (which clients may use each is theirs:
+class Grants(Mapping):
+    """The grants /token accepts now, by grant_type. Asking for one (`in`, `[]`) asks only its own
+    `enabled()`, so a grant whose availability costs a query (client credentials: some client
+    must be allowed it) costs nothing to the requests of other grants; listing them asks all."""
+
+    def __init__(self) -> None:
+        self._asked: dict[str, bool] = {}  # each grant's enabled(), asked once per request
+
+    def __getitem__(self, grant_type: str) -> type[Grant]:
+        grant, enabled = _registered[grant_type]
+        if grant_type not in self._asked:
+            self._asked[grant_type] = enabled()
+        if not self._asked[grant_type]:
+            raise KeyError(grant_type)
+        return grant
+
+    def __iter__(self) -> Iterator[str]:
+        return (grant_type for grant_type in list(_registered) if grant_type in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def grants() -> Grants:
+    """The grants /token accepts now (which clients may use each is theirs:
     accounts.oauth.models.Client.may_use)."""
-    return {grant_type: grant for grant_type, (grant, enabled) in _registered.items() if enabled()}
+    return Grants()
+
+
+def some_client_may_use(grant_type: str) -> Callable[[], bool]:
+    """`enabled` for a grant given per client: accepted (and named in discovery) once an active
+    client is allowed it, so a service without such clients answers unsupported_grant_type, as
+    before there was one."""
+
+    def enabled() -> bool:
+        return any(
+            grant_type in allowed
+            for allowed in Client.objects.filter(is_active=True).values_list("grant_types", flat=True)
+        )
+
+    return enabled

@@ -119,7 +119,7 @@ class TokenRequestSerializer(OAuthParametersSerializer):
     )
     scope = serializers.CharField(required=False, help_text="narrows a client session's new access token")
 
-    def __init__(self, *args, grant_types: tuple[str, ...] = (), **kwargs) -> None:
+    def __init__(self, *args, grant_types=(), **kwargs) -> None:  # a container: accounts.grants.Grants
         super().__init__(*args, **kwargs)
         self.grant_types = grant_types
 

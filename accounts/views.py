@@ -115,7 +115,7 @@ class TokenView(OAuthEndpoint):
     def get_serializer(self, *args, **kwargs):
         # The grants of this request, read once (the token exchange only while configured).
         self.grants = grants()
-        return super().get_serializer(*args, grant_types=tuple(self.grants), **kwargs)
+        return super().get_serializer(*args, grant_types=self.grants, **kwargs)
 
     @extend_schema(
         request=form_or_json(TokenRequestSerializer),

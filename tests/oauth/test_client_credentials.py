@@ -62,7 +62,9 @@ def test_an_allowed_confidential_client_gets_an_access_token_for_itself_and_noth
     assert issued.audit["client"] == "billing"
 
 
-def test_a_client_not_allowed_the_grant_is_unauthorized_client(api_client, confidential_oauth_client):
+def test_a_client_not_allowed_the_grant_is_unauthorized_client(
+    api_client, machine, confidential_oauth_client
+):
     response = client_token(api_client, confidential_oauth_client)
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
@@ -73,7 +75,7 @@ def test_a_client_not_allowed_the_grant_is_unauthorized_client(api_client, confi
     assert not ClientToken.objects.exists()
 
 
-def test_a_public_client_is_unauthorized_client(api_client, public_oauth_client):
+def test_a_public_client_is_unauthorized_client(api_client, machine, public_oauth_client):
     response = client_token(api_client, public_oauth_client)
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
@@ -244,10 +246,18 @@ def test_cleanup_deletes_the_records_of_expired_tokens(api_client, machine, cloc
     assert not ClientToken.objects.exists()
 
 
-def test_discovery_names_the_grant(api_client, db):
+def test_the_grant_is_supported_once_a_client_is_allowed_it(api_client, confidential_oauth_client, machine):
+    """Before any client is allowed it, the service answers as before there was one."""
     document = api_client.get("/.well-known/oauth-authorization-server").json()
-
     assert "client_credentials" in document["grant_types_supported"]
+
+    Client.objects.filter(pk="billing").update(is_active=False)
+
+    document = api_client.get("/.well-known/oauth-authorization-server").json()
+    assert document["grant_types_supported"] == ["refresh_token", "authorization_code"]
+    response = client_token(api_client, confidential_oauth_client)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "unsupported_grant_type"
 
 
 def test_the_admin_registers_a_machine_client(client, oauth_admin_client):

@@ -179,9 +179,10 @@ def test_oidcc_discovery_does_not_claim_request_uri_support_it_lacks(discovery):
     assert document.get("claims_parameter_supported", False) is False
 
 
-def test_the_registered_client_methods_and_grants_are_exactly_the_contracts(api_client):
+def test_the_registered_client_methods_and_grants_are_exactly_the_contracts(api_client, db):
     """Discovery lists what the registries hold (accounts.oauth.clients, accounts.grants): the
-    contract's methods, in its order, and no grant beyond those configured (no provider here)."""
+    contract's methods, in its order, and no grant beyond those configured (no provider here, no
+    client allowed client credentials)."""
     document = api_client.get("/.well-known/openid-configuration").json()
 
     methods = ["none", "client_secret_basic", "client_secret_post"]
@@ -191,4 +192,4 @@ def test_the_registered_client_methods_and_grants_are_exactly_the_contracts(api_
         "client_secret_basic",
         "client_secret_post",
     ]
-    assert document["grant_types_supported"] == ["refresh_token", "authorization_code", "client_credentials"]
+    assert document["grant_types_supported"] == ["refresh_token", "authorization_code"]
