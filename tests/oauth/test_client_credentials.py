@@ -277,3 +277,30 @@ def test_the_admin_registers_a_machine_client(client, oauth_admin_client):
 
     assert b"Its secret, shown only this once" in response.content
     assert Client.objects.get(name="Report builder").grant_types == [CC]
+
+
+def test_a_public_client_allowed_the_grant_by_hand_still_gets_no_token(
+    api_client, machine, public_oauth_client
+):
+    """The rule holds in the grant itself, whatever a client's row says (RFC 6749 §4.4)."""
+    Client.objects.filter(pk=public_oauth_client.client_id).update(grant_types=[CC])
+
+    response = client_token(api_client, public_oauth_client)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "error": "unauthorized_client",
+        "error_description": "The client_credentials grant is for confidential clients.",
+    }
+    assert not ClientToken.objects.exists()
+
+
+def test_a_session_access_token_is_never_taken_for_a_clients_own(
+    client_session_tokens, confidential_oauth_client
+):
+    from accounts.machines import tokens
+
+    session_token = client_session_tokens(confidential_oauth_client)["access_token"]
+    assert claims_of(session_token)["client_id"] == confidential_oauth_client.client_id
+
+    assert tokens.parse(session_token) is None

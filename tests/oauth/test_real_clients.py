@@ -358,7 +358,9 @@ def test_authlib_gets_a_client_credentials_token_that_introspects_and_revokes(
         name="Billing service", confidential=True, redirect_uris=(), grant_types=("client_credentials",)
     )
     resource_server = oauth_client_factory(name="Resource server", confidential=True)
-    metadata = requests.get(f"{discovery['issuer']}/.well-known/oauth-authorization-server", timeout=10).json()
+    metadata = requests.get(
+        f"{discovery['issuer']}/.well-known/oauth-authorization-server", timeout=10
+    ).json()
     assert "client_credentials" in metadata["grant_types_supported"]  # named once a client may use it
     session = OAuth2Session(
         client_id=machine.client_id, client_secret=machine.secret, token_endpoint_auth_method=auth_method
