@@ -39,6 +39,18 @@ def prepare(codes: int) -> str:
         )
         clients[name] = {"client_id": client.client_id, "client_secret": secret}
         Consent.objects.create(user=user, client=client, scopes=["openid", "profile"])
+    # A service with the client credentials grant (its own tokens: no codes, no consent).
+    Client.objects.filter(pk="bench-machine").delete()
+    machine, machine_secret = register(
+        Registration(
+            name="bench-machine",
+            redirect_uris=(),
+            confidential=True,
+            client_id="bench-machine",
+            grant_types=("client_credentials",),
+        )
+    )
+    machine_client = {"client_id": machine.client_id, "client_secret": machine_secret}
     now = timezone.now()
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
@@ -67,6 +79,7 @@ def prepare(codes: int) -> str:
         )
     return json.dumps(
         {
+            "machine": machine_client,
             "session_cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}",
             "clients": clients,
             "codes": plain,

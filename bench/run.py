@@ -171,7 +171,8 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="only the floor, /users/me/, /token and /login, ours and stock simplejwt's; no other runs",
+        help="only the floor, /users/me/, /token (rotation, client credentials) and /login, ours and stock "
+        "simplejwt's; no other runs",
     )
     parser.add_argument(
         "--populate",
@@ -221,6 +222,9 @@ def main() -> None:
                 code_files[name].write_text("\n".join(codes) + "\n")
             server_secret = authz["clients"]["bench-server"]["client_secret"]
             basic = base64.b64encode(f"bench-server:{server_secret}".encode()).decode()
+            machine_basic = base64.b64encode(
+                f"bench-machine:{authz['machine']['client_secret']}".encode()
+            ).decode()
             authorize_path = "/authorize?" + urllib.parse.urlencode(
                 {
                     "response_type": "code",
@@ -294,6 +298,16 @@ def main() -> None:
                     ),
                 ),
                 (
+                    "POST /token (client credentials)",
+                    lambda: wrk(
+                        base_url,
+                        "report.lua",
+                        ["POST", "/token", "grant_type=client_credentials"],
+                        seconds=seconds,
+                        headers={"Authorization": f"Basic {machine_basic}"},
+                    ),
+                ),
+                (
                     "POST /login",
                     lambda: wrk(base_url, "report.lua", ["POST", "/login", login_body], seconds=seconds),
                 ),
@@ -331,7 +345,14 @@ def main() -> None:
                     run
                     for run in runs
                     if run[0].startswith(
-                        ("floor", "GET /users", "POST /token (rotation)", "POST /login", "stock")
+                        (
+                            "floor",
+                            "GET /users",
+                            "POST /token (rotation)",
+                            "POST /token (client credentials)",
+                            "POST /login",
+                            "stock",
+                        )
                     )
                 ]
             for name, run in runs:
@@ -663,6 +684,13 @@ def markdown(report: dict) -> str:
                 f"{rows[ours]['cpu_ms']:.2f} / {rows[stock]['cpu_ms']:.2f} ms = {ratio:.2f} x",
                 ratio <= limit,
             )
+    machine, rotation = rows.get("POST /token (client credentials)"), rows.get("POST /token (rotation)")
+    if machine and rotation:
+        target(
+            "client credentials at most the cost of a rotation",
+            f"{machine['cpu_ms']:.2f} / {rotation['cpu_ms']:.2f} ms = {machine['cpu_ms'] / rotation['cpu_ms']:.2f} x",
+            machine["cpu_ms"] <= rotation["cpu_ms"],
+        )
     login = rows.get("POST /login")
     if login:
         target("a login at most 60 ms of CPU", f"{login['cpu_ms']:.1f} ms", login["cpu_ms"] <= 60)
