@@ -70,3 +70,18 @@ def run_readme_shell(script: str, *, timeout: int = 120):
         text=True,
         timeout=timeout,
     )
+
+
+def readme_section_script(section: str, base_url: str) -> str:
+    """The README section `section`'s one sh block, after the first walk-through's helper `field`
+    and `$API` (pointed at `base_url`), as a reader runs it with `make run` serving."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    first = re.search(r"```sh\n(.*?)```", text[text.index("## Walk-through with curl") :], re.S).group(1)
+    prelude = [line for line in first.splitlines() if line.startswith(("field()", "API="))]
+    assert len(prelude) == 2
+    start = text.index(section)
+    (block,) = re.findall(r"```sh\n(.*?)```", text[start : text.index("\n## ", start)], re.S)
+    return "set -eu\n" + "\n".join(prelude).replace("http://127.0.0.1:8000", base_url) + "\n" + block

@@ -1,36 +1,21 @@
 """The README's accounts walk-through (sign-up, verification, reset, password and email change),
 run as written against a live server with sign-up on (as `make run` has it)."""
 
-import re
-from pathlib import Path
-
 import pytest
 
 from accounts.models import User
-from tests.helpers import run_readme_shell
+from tests.helpers import readme_section_script, run_readme_shell
 
 # Nothing here can differ by database (the README's commands as written): runs once, in the SQLite run.
 pytestmark = pytest.mark.once
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "### The accounts with curl"
-
-
-def accounts_script(base_url: str) -> str:
-    """The first walk-through's helper and $API, then the accounts section's sh block."""
-    text = README.read_text()
-    first = re.search(r"```sh\n(.*?)```", text[text.index("## Walk-through with curl") :], re.S).group(1)
-    prelude = [line for line in first.splitlines() if line.startswith(("field()", "API="))]
-    assert len(prelude) == 2
-    start = text.index(SECTION)
-    (block,) = re.findall(r"```sh\n(.*?)```", text[start : text.index("\n## ", start)], re.S)
-    return "set -eu\n" + "\n".join(prelude).replace("http://127.0.0.1:8000", base_url) + "\n" + block
 
 
 def test_the_readme_accounts_walkthrough_behaves_as_written(live_service, server_password_hashers):
     base_url = live_service(SIGNUP_ENABLED="1")
 
-    result = run_readme_shell(accounts_script(base_url))
+    result = run_readme_shell(readme_section_script(SECTION, base_url))
 
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
