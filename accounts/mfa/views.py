@@ -192,13 +192,14 @@ class SecurityPage(AccountPage):
         sessions = (
             Session.objects.active().filter(user=user).select_related("client").order_by("-last_used_at")
         )
+        totp_on, keys = factors.has_totp(user), list(user.passkeys.order_by("created_at"))
         return self.page(
             request,
             status=status,
-            totp_on=factors.has_totp(user),
-            factor_on=factors.has_factor(user),
+            totp_on=totp_on,
+            factor_on=totp_on or bool(keys),  # factors.has_factor, from what the page reads anyway
             enrolment=factors.enrolment(user),
-            passkeys=user.passkeys.order_by("created_at"),
+            passkeys=keys,
             recovery_left=factors.recovery_codes_left(user),
             sessions=sessions[:20],
             identities=user.identities.all(),
@@ -213,8 +214,7 @@ class PasskeyRegistrationOptions(SecurityPage):
     browser makes a key); 403 without a sign-in of the last 5 minutes (the page's form then asks
     for one)."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return JsonResponse({"detail": 'Method "GET" not allowed.'}, status=HTTPStatus.METHOD_NOT_ALLOWED)
+    http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not self.recent():
@@ -261,11 +261,8 @@ class PasskeySignIn(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         now = clock.now()
-        purpose = (
-            request.session.get(CEREMONY, {}).get("purpose")
-            if isinstance(request.session.get(CEREMONY), dict)
-            else None
-        )
+        pending = request.session.get(CEREMONY)
+        purpose = pending.get("purpose") if isinstance(pending, dict) else None
         step = state.second_step(request, now=now) if purpose == SECOND_STEP else None
         next_url = redirects.after_sign_in(step.next_url if step else request.POST.get("next"))
         try:
