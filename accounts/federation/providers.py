@@ -1,8 +1,9 @@
 """An upstream OpenID Connect provider, described by its issuer, and what it publishes.
 
 The discovery document (`{issuer}/.well-known/openid-configuration`) and the JWKS are fetched
-over HTTP and kept in this process for UPSTREAM_OIDC_CACHE_SECONDS. An ID token signed with a
-key the cache does not know refetches the JWKS, at most once per
+over HTTP (accounts.keys.remote: a timeout, a bound on the size) and kept in this process for
+UPSTREAM_OIDC_CACHE_SECONDS. An ID token signed with a key the cache does not know refetches the
+JWKS, at most once per
 UPSTREAM_OIDC_JWKS_REFRESH_SECONDS: a provider's key rotation is seen at once, and a flood of
 made-up `kid`s costs one fetch per interval, not one per request.
 
@@ -15,13 +16,13 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 
 from accounts import clock
 from accounts.errors import TemporarilyUnavailable
+from accounts.keys import remote
 
 logger = logging.getLogger("accounts.federation")
 
@@ -146,12 +147,8 @@ def _entry(provider: Provider) -> _Entry:
 
 def _get_json(url: str, what: str) -> dict:
     try:
-        response = requests.get(
-            url, timeout=settings.UPSTREAM_OIDC_TIMEOUT_SECONDS, headers={"Accept": "application/json"}
-        )
-        response.raise_for_status()
-        document = response.json()
-    except (requests.RequestException, ValueError) as e:
+        document = remote.fetch_json(url, timeout=settings.UPSTREAM_OIDC_TIMEOUT_SECONDS)
+    except remote.FetchFailed as e:
         logger.warning("identity provider %s unavailable: %s", what, e)
         raise ProviderUnavailable(f"The identity provider's {what} cannot be fetched.") from None
     if not isinstance(document, dict):
