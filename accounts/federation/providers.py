@@ -3,9 +3,8 @@
 The discovery document (`{issuer}/.well-known/openid-configuration`) and the JWKS are fetched
 over HTTP (accounts.keys.remote: a timeout, a bound on the size) and kept in this process for
 UPSTREAM_OIDC_CACHE_SECONDS. An ID token signed with a key the cache does not know refetches the
-JWKS, at most once per
-UPSTREAM_OIDC_JWKS_REFRESH_SECONDS: a provider's key rotation is seen at once, and a flood of
-made-up `kid`s costs one fetch per interval, not one per request.
+JWKS, at most once per UPSTREAM_OIDC_JWKS_REFRESH_SECONDS: a provider's key rotation is seen at
+once, and a flood of made-up `kid`s costs one fetch per interval, not one per request.
 
 Nothing here is specific to Google beyond `google()` reading the GOOGLE_* settings and Google's
 second issuer spelling.
