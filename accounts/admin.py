@@ -420,7 +420,15 @@ class ClientForm(forms.ModelForm):
 
     class Meta:
         model = Client
-        fields = ("name", "confidential", "first_party", "require_second_factor", "is_active")
+        fields = (
+            "name",
+            "confidential",
+            "first_party",
+            "require_second_factor",
+            "is_active",
+            "jwks",
+            "jwks_uri",
+        )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -444,7 +452,13 @@ class ClientForm(forms.ModelForm):
             )
             data["grant_types_choice"] = list(grant_types)
             confidential = self.instance.confidential if self.instance.pk else data.get("confidential", False)
-            clients.check_grant_types(grant_types, confidential=confidential)
+            has_keys = bool(data.get("jwks") or data.get("jwks_uri"))
+            if has_keys and self.instance.pk and not self.instance.confidential:
+                raise clients.InvalidRegistration(
+                    "a public client cannot get keys: register a confidential client for private_key_jwt"
+                )
+            clients.check_keys(data.get("jwks"), data.get("jwks_uri") or "")
+            clients.check_grant_types(grant_types, confidential=confidential or has_keys)
             if AUTHORIZATION_CODE in grant_types and not _lines(data.get("redirect_uris_text", "")):
                 raise clients.InvalidRegistration("a client with authorization_code needs a redirect URI")
         except clients.InvalidRegistration as e:
@@ -473,6 +487,8 @@ class ClientAdmin(admin.ModelAdmin):
             "is_active",
             "grant_types_choice",
             "redirect_uris_text",
+            "jwks",
+            "jwks_uri",
         ]
         fields += ["allowed_origins_text", "post_logout_redirect_uris_text"]
         return (["client_id", "created_at"] if obj else []) + fields
@@ -504,6 +520,8 @@ class ClientAdmin(admin.ModelAdmin):
                 allowed_origins=_lines(data["allowed_origins_text"]),
                 post_logout_redirect_uris=_lines(data["post_logout_redirect_uris_text"]),
                 grant_types=tuple(data["grant_types_choice"]),
+                jwks=data.get("jwks"),
+                jwks_uri=data.get("jwks_uri") or "",
             )
         )
         obj.pk = client.pk

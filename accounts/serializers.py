@@ -94,7 +94,18 @@ class LoginSerializer(OAuthParametersSerializer):
         return checked
 
 
-class TokenRequestSerializer(OAuthParametersSerializer):
+class ClientAssertionFields(serializers.Serializer):
+    """private_key_jwt's parameters (RFC 7523 §2.2), wherever a client authenticates."""
+
+    client_assertion = serializers.CharField(
+        required=False, help_text="private_key_jwt: a JWT signed with the client's key (RFC 7523)"
+    )
+    client_assertion_type = serializers.CharField(
+        required=False, help_text='private_key_jwt: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"'
+    )
+
+
+class TokenRequestSerializer(ClientAssertionFields, OAuthParametersSerializer):
     """POST /token: the grant's parameters and the client's (its checks are the grant's)."""
 
     grant_type = serializers.CharField(
@@ -171,7 +182,7 @@ def user_representation(user) -> dict:
     }
 
 
-class RevocationSerializer(OAuthParametersSerializer):
+class RevocationSerializer(ClientAssertionFields, OAuthParametersSerializer):
     token = serializers.CharField()
     token_type_hint = serializers.CharField(
         required=False,
@@ -272,5 +283,10 @@ class AuthorizationServerMetadataSerializer(serializers.Serializer):
     authorization_response_iss_parameter_supported = serializers.BooleanField()
     grant_types_supported = serializers.ListField(child=serializers.CharField())
     token_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    token_endpoint_auth_signing_alg_values_supported = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="private_key_jwt's algorithms, once a client has registered keys",
+    )
     revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
     service_documentation = serializers.URLField()

@@ -22,6 +22,7 @@ from accounts.errors import NO_STORE
 from accounts.grants import grants
 from accounts.health import health
 from accounts.keys import ring
+from accounts.oauth.assertions import ASYMMETRIC_ALGORITHMS
 from accounts.oauth.authorize import MFA_ACR
 from accounts.oauth.clients import client_auth_methods, client_authenticate
 from accounts.oauth.credentials import client_credentials
@@ -240,6 +241,13 @@ def authorization_server_metadata() -> dict:
     is the issuer followed by the endpoint's path."""
     issuer = settings.TOKEN_ISSUER
     base = issuer.rstrip("/")
+    auth_methods = client_auth_methods()
+    confidential_auth_methods = client_auth_methods(confidential_only=True)
+    assertions = (
+        {"token_endpoint_auth_signing_alg_values_supported": list(ASYMMETRIC_ALGORITHMS)}
+        if "private_key_jwt" in auth_methods
+        else {}
+    )
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{base}/authorize",
@@ -251,14 +259,15 @@ def authorization_server_metadata() -> dict:
         # The password grant lives at /login and is deliberately not advertised (RFC 9700 §2.4).
         "grant_types_supported": list(grants()),
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": client_auth_methods(),
-        "revocation_endpoint_auth_methods_supported": client_auth_methods(),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        **assertions,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": ["openid", "profile", "email"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
         "userinfo_endpoint": f"{base}/userinfo",
         "introspection_endpoint": f"{base}/introspect",
-        "introspection_endpoint_auth_methods_supported": client_auth_methods(confidential_only=True),
+        "introspection_endpoint_auth_methods_supported": confidential_auth_methods,
         "end_session_endpoint": f"{base}/logout",
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": _id_token_algorithms(),

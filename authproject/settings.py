@@ -361,6 +361,14 @@ UPSTREAM_OIDC_CACHE_SECONDS = env_int("UPSTREAM_OIDC_CACHE_SECONDS", 3600)
 # (a provider's key rotation is seen at once; a flood of made-up kids costs one fetch).
 UPSTREAM_OIDC_JWKS_REFRESH_SECONDS = env_int("UPSTREAM_OIDC_JWKS_REFRESH_SECONDS", 60)
 
+# --- private_key_jwt: the keys clients publish at their jwks_uri (accounts/oauth/assertions.py) ----
+# Reading a client's jwks_uri gives up after this many seconds (the client's authentication then fails).
+CLIENT_JWKS_TIMEOUT_SECONDS = env_int("CLIENT_JWKS_TIMEOUT_SECONDS", 5, minimum=1)
+# How long a client's keys read from its jwks_uri are kept before they are read again.
+CLIENT_JWKS_CACHE_SECONDS = env_int("CLIENT_JWKS_CACHE_SECONDS", 3600)
+# An assertion with an unknown `kid` rereads the client's jwks_uri at most once per this interval.
+CLIENT_JWKS_REFRESH_SECONDS = env_int("CLIENT_JWKS_REFRESH_SECONDS", 60)
+
 # --- CORS (django-cors-headers; allowed origins come from the clients, accounts/oauth/cors.py) ----
 CORS_URLS_REGEX = r"^/(token|revoke|userinfo|password-reset|users|users/me(/sessions(/[^/]+)?|/password|/email(/verification)?)?)/?$"
 CORS_ALLOWED_ORIGINS: list[str] = []

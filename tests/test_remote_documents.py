@@ -2,15 +2,14 @@
 is bounded in size and must be JSON: a real HTTP server on loopback serves each case."""
 
 import gzip
-import http.server
 import json
-import threading
 
 import pytest
 
 from accounts.federation import providers
 from accounts.keys import remote
 from tests.conftest import free_port
+from tests.documents import DocumentServer
 
 BODIES = {
     "/small": (json.dumps({"keys": []}).encode(), {}),
@@ -22,32 +21,14 @@ BODIES = {
 }
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path not in BODIES:
-            self.send_error(404)
-            return
-        body, headers = BODIES[self.path]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    documents = DocumentServer()
+    documents.documents.update(BODIES)
+    documents.documents["/slow"] = (json.dumps({"keys": []}).encode(), {})
+    documents.drip["/slow"] = 0.1  # each byte within a 1 s timeout, the whole over it
+    yield documents.url
+    documents.stop()
 
 
 def test_a_document_within_the_bound_is_read(server):
@@ -64,6 +45,11 @@ def test_a_document_over_the_bound_is_refused_before_it_is_read_whole(server, pa
 def test_a_page_that_is_not_a_json_document_fails(server, path):
     with pytest.raises(remote.FetchFailed):
         remote.fetch_json(f"{server}{path}", timeout=5)
+
+
+def test_a_server_that_sends_a_byte_at_a_time_is_given_up_on_at_the_deadline(server):
+    with pytest.raises(remote.FetchFailed, match="took over 1 s"):
+        remote.fetch_json(f"{server}/slow", timeout=1)
 
 
 def test_an_unreachable_server_fails():

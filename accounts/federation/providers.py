@@ -1,8 +1,8 @@
 """An upstream OpenID Connect provider, described by its issuer, and what it publishes.
 
 The discovery document (`{issuer}/.well-known/openid-configuration`) and the JWKS are fetched
-over HTTP (accounts.keys.remote: a timeout, a bound on the size) and kept in this process for
-UPSTREAM_OIDC_CACHE_SECONDS. An ID token signed with a key the cache does not know refetches the
+over HTTP (accounts.keys.remote: a deadline, a bound on the size) and kept in this process for
+UPSTREAM_OIDC_CACHE_SECONDS (the keys by accounts.keys.remote.RemoteKeySets). An ID token signed with a key the cache does not know refetches the
 JWKS, at most once per UPSTREAM_OIDC_JWKS_REFRESH_SECONDS: a provider's key rotation is seen at
 once, and a flood of made-up `kid`s costs one fetch per interval, not one per request.
 
@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from jwt import PyJWK, PyJWKSet
-from jwt.exceptions import PyJWKError, PyJWKSetError
+from jwt import PyJWK
 
 from accounts import clock
 from accounts.errors import TemporarilyUnavailable
@@ -101,21 +100,19 @@ def verification_key(provider: Provider, *, kid: str | None, algorithm: str) -> 
     unknown `kid` refetches the keys (at most once per UPSTREAM_OIDC_JWKS_REFRESH_SECONDS).
     Raises ProviderUnavailable when the keys cannot be had.
     """
-    entry = _entry(provider)
-    with entry.lock:
-        if entry.keys is None or _now() - entry.keys_at >= settings.UPSTREAM_OIDC_CACHE_SECONDS:
-            _refresh_keys(provider, entry, keep_stale=True)
-        key = _matching(entry.keys, kid=kid, algorithm=algorithm)
-        if key is None and _now() - entry.keys_tried_at >= settings.UPSTREAM_OIDC_JWKS_REFRESH_SECONDS:
-            _refresh_keys(provider, entry)
-            key = _matching(entry.keys, kid=kid, algorithm=algorithm)
-        return key
+    jwks_uri = metadata(provider)["jwks_uri"]
+    try:
+        return _keys.key(jwks_uri, kid=kid, algorithm=algorithm)
+    except remote.FetchFailed as e:
+        logger.warning("identity provider keys unavailable: %s", e)
+        raise ProviderUnavailable("The identity provider's keys cannot be fetched.") from None
 
 
 def reset() -> None:
     """Forget every cached document and key (tests; a process starts empty anyway)."""
     with _entries_lock:
         _entries.clear()
+    _keys.reset()
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -130,12 +127,14 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     metadata: dict | None = None
     metadata_at: float = 0.0
-    keys: list[PyJWK] | None = None
-    keys_at: float = 0.0  # when the keys were last fetched
-    keys_tried_at: float = float("-inf")  # when a fetch was last attempted, successful or not
 
 
 _entries: dict[str, _Entry] = {}
+_keys = remote.RemoteKeySets(
+    timeout=lambda: settings.UPSTREAM_OIDC_TIMEOUT_SECONDS,
+    max_age=lambda: settings.UPSTREAM_OIDC_CACHE_SECONDS,
+    refresh_interval=lambda: settings.UPSTREAM_OIDC_JWKS_REFRESH_SECONDS,
+)
 _entries_lock = threading.Lock()
 
 
@@ -167,40 +166,3 @@ def _fetch_metadata(provider: Provider) -> dict:
         if not isinstance(document.get(name), str):
             raise ProviderUnavailable(f"The identity provider's discovery document has no {name}.")
     return document
-
-
-def _refresh_keys(provider: Provider, entry: _Entry, *, keep_stale: bool = False) -> None:
-    """Fetch the keys again (with entry.lock held). A failed fetch counts as an attempt too, so an
-    outage does not turn every unknown kid into a fetch; with `keep_stale`, keys already known
-    stay in use through an outage of the provider's JWKS."""
-    entry.keys_tried_at = _now()
-    try:
-        # metadata() takes the same lock: read the document here.
-        if entry.metadata is None or _now() - entry.metadata_at >= settings.UPSTREAM_OIDC_CACHE_SECONDS:
-            entry.metadata = _fetch_metadata(provider)
-            entry.metadata_at = _now()
-        document = _get_json(entry.metadata["jwks_uri"], "keys")
-        try:
-            keys = PyJWKSet.from_dict(document).keys
-        except (PyJWKSetError, PyJWKError, TypeError, ValueError, AttributeError, KeyError) as e:
-            logger.warning("identity provider keys unreadable: %s", e)
-            raise ProviderUnavailable("The identity provider's keys cannot be read.") from None
-    except ProviderUnavailable:
-        if keep_stale and entry.keys is not None:
-            logger.warning("identity provider keys could not be refreshed; the cached keys stay in use")
-            return
-        raise
-    entry.keys = [key for key in keys if key.public_key_use in (None, "sig")]
-    entry.keys_at = _now()
-
-
-def _matching(keys: list[PyJWK], *, kid: str | None, algorithm: str) -> PyJWK | None:
-    if kid is None:  # only a provider with a single key may leave the kid out
-        candidates = keys if len(keys) == 1 else []
-    else:
-        candidates = [key for key in keys if key.key_id == kid]
-    for key in candidates:
-        # The key's own algorithm (its `alg`, or the one its type implies) must be the token's.
-        if key.algorithm_name == algorithm:
-            return key
-    return None

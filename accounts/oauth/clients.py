@@ -19,10 +19,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import audit
 from accounts.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
+from accounts.keys import remote
+from accounts.oauth import assertions
 from accounts.oauth.models import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES, REFRESH_TOKEN, Client
 
 LOOPBACK_HOSTS = ("127.0.0.1", "[::1]")
@@ -49,6 +52,8 @@ class Registration:
     client_id: str | None = None
     require_second_factor: bool = False
     grant_types: tuple[str, ...] = (AUTHORIZATION_CODE, REFRESH_TOKEN)
+    jwks: dict | None = None  # its public keys: private_key_jwt, no secret (confidential)
+    jwks_uri: str = ""  # or where it publishes them
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -126,7 +131,9 @@ def register(registration: Registration) -> tuple[Client, str | None]:
     if not registration.name.strip():
         raise InvalidRegistration("a client needs a name")
     grant_types = tuple(dict.fromkeys(registration.grant_types))
-    check_grant_types(grant_types, confidential=registration.confidential)
+    # A client with keys proves itself with them: it is confidential, without a secret.
+    confidential = registration.confidential or bool(registration.jwks or registration.jwks_uri)
+    check_grant_types(grant_types, confidential=confidential)
     if AUTHORIZATION_CODE in grant_types and not registration.redirect_uris:
         raise InvalidRegistration("a client needs at least one redirect URI")
     for uri in registration.redirect_uris:
@@ -138,15 +145,19 @@ def register(registration: Registration) -> tuple[Client, str | None]:
     client_id = registration.client_id or secrets.token_urlsafe(16)
     if not CLIENT_ID.match(client_id):
         raise InvalidRegistration(f"{client_id!r}: a client id is 1 to 64 of A-Z a-z 0-9 . _ ~ -")
-    secret = secrets.token_urlsafe(32) if registration.confidential else None
+    check_keys(registration.jwks, registration.jwks_uri)
+    has_keys = bool(registration.jwks or registration.jwks_uri)
+    secret = secrets.token_urlsafe(32) if registration.confidential and not has_keys else None
     with transaction.atomic():
         if Client.objects.filter(pk=client_id).exists():
             raise InvalidRegistration(f"a client {client_id!r} exists already")
         client = Client.objects.create(
             client_id=client_id,
             name=registration.name.strip(),
-            confidential=registration.confidential,
+            confidential=confidential,
             secret_hash=secret_hash(secret) if secret else "",
+            jwks=registration.jwks or None,
+            jwks_uri=registration.jwks_uri,
             first_party=registration.first_party,
             redirect_uris=list(registration.redirect_uris),
             allowed_origins=list(registration.allowed_origins),
@@ -167,6 +178,45 @@ def check_grant_types(grant_types: tuple[str, ...], *, confidential: bool) -> No
         raise InvalidRegistration(f"{unknown[0]!r}: the grant types are {', '.join(GRANT_TYPES)}")
     if CLIENT_CREDENTIALS in grant_types and not confidential:
         raise InvalidRegistration("client_credentials is for confidential clients (--confidential)")
+
+
+# The members of a private or symmetric JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1): never registered.
+PRIVATE_KEY_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+MAX_KEYS = 20
+
+
+def check_keys(jwks: object, jwks_uri: str) -> None:
+    """Raise InvalidRegistration unless a client may register these keys (private_key_jwt):
+    a JWKS of 1 to MAX_KEYS public, asymmetric signing keys; or a jwks_uri that is https (http only
+    on 127.0.0.1 or [::1]); not both (RFC 7591 §2)."""
+    if jwks and jwks_uri:
+        raise InvalidRegistration("register either a JWKS or a jwks_uri, not both (RFC 7591 §2)")
+    if jwks_uri:
+        parts = urlsplit(jwks_uri)
+        if parts.scheme == "https" and parts.hostname and "#" not in jwks_uri:
+            return
+        if parts.scheme == "http" and _host(parts.netloc) in LOOPBACK_HOSTS and "#" not in jwks_uri:
+            return
+        raise InvalidRegistration(f"{jwks_uri!r}: a jwks_uri is https (http only on 127.0.0.1 or [::1])")
+    if jwks is None:
+        return
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_KEYS:
+        raise InvalidRegistration(f'a JWKS is {{"keys": [...]}} with 1 to {MAX_KEYS} keys (RFC 7517 §5)')
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") not in ("RSA", "EC", "OKP"):
+            raise InvalidRegistration("each key of the JWKS is an RSA, EC or OKP public key (RFC 7517 §4)")
+        private = [member for member in PRIVATE_KEY_MEMBERS if member in key]
+        if private:
+            raise InvalidRegistration(
+                f"the JWKS holds a private key (member {private[0]!r}): register the public keys only"
+            )
+    try:
+        readable = remote.key_set(jwks)
+    except remote.FetchFailed as e:
+        raise InvalidRegistration(f"the JWKS cannot be read: {e}") from None
+    if len(readable) != len(keys):
+        raise InvalidRegistration('each key of the JWKS is a signing key ("use": "sig", or no "use")')
 
 
 def new_secret(client: Client) -> str:
@@ -204,6 +254,14 @@ class ClientCredentials:
     client_secret: str | None = None
     basic: bool = False  # the credentials came in an `Authorization: Basic` header
     both: bool = False  # credentials both in the header and in the body
+    client_assertion: str | None = None  # private_key_jwt (RFC 7523 §2.2)
+    client_assertion_type: str | None = None
+    endpoint: str = ""  # the URL of the endpoint that received them (an assertion's `aud`)
+
+    @property
+    def asserted(self) -> bool:
+        """Whether they carry a client assertion (or its type)."""
+        return self.client_assertion is not None or self.client_assertion_type is not None
 
 
 @dataclass(frozen=True)
@@ -214,7 +272,9 @@ class ClientAuthMethod:
     name: str
     applies: Callable[[ClientCredentials], bool]
     confidential: bool
-    proves: Callable[[Client, ClientCredentials], bool]
+    proves: Callable[[Client, ClientCredentials], bool]  # False, or InvalidClient saying why
+    # Whether discovery names it now (private_key_jwt: once an active client has keys).
+    advertised: Callable[[], bool] = lambda: True
 
 
 _auth_methods: dict[str, ClientAuthMethod] = {}
@@ -227,14 +287,17 @@ def register_client_auth_method(method: ClientAuthMethod) -> None:
 
 
 def client_auth_methods(*, confidential_only: bool = False) -> list[str]:
-    """The names of the registered methods (for discovery): a confidential client's only, or all."""
-    return [m.name for m in _auth_methods.values() if m.confidential or not confidential_only]
+    """The names of the registered methods that discovery names now: a confidential client's
+    only, or all. Each is accepted whether named or not."""
+    return [
+        m.name for m in _auth_methods.values() if (m.confidential or not confidential_only) and m.advertised()
+    ]
 
 
 register_client_auth_method(
     ClientAuthMethod(
         "none",
-        applies=lambda credentials: credentials.client_secret is None,
+        applies=lambda credentials: credentials.client_secret is None and not credentials.asserted,
         confidential=False,
         proves=lambda client, credentials: True,  # a public client: PKCE is its proof
     )
@@ -257,6 +320,35 @@ register_client_auth_method(
 )
 
 
+register_client_auth_method(
+    ClientAuthMethod(
+        "private_key_jwt",
+        applies=lambda credentials: credentials.asserted,
+        confidential=True,
+        proves=lambda client, credentials: _assertion_proves(client, credentials),
+        advertised=lambda: some_client_has_keys(),
+    )
+)
+
+
+def some_client_has_keys() -> bool:
+    """Whether an active client has registered keys (private_key_jwt)."""
+    return Client.objects.filter(is_active=True).filter(Q(jwks__isnull=False) | ~Q(jwks_uri="")).exists()
+
+
+def _assertion_proves(client: Client, credentials: ClientCredentials) -> bool:
+    """private_key_jwt (accounts.oauth.assertions); raises InvalidClient saying which rule failed."""
+    if credentials.client_assertion is None:
+        raise InvalidClient("A client_assertion_type needs its client_assertion.")
+    assertions.check(
+        client,
+        credentials.client_assertion,
+        credentials.client_assertion_type,
+        endpoint=credentials.endpoint,
+    )
+    return True
+
+
 def client_authenticate(credentials: ClientCredentials) -> Client | None:
     """The active client these credentials authenticate, or None when they name no client.
 
@@ -269,16 +361,30 @@ def client_authenticate(credentials: ClientCredentials) -> Client | None:
         raise InvalidClient(
             "Send the client's credentials once: in the Authorization header or the body.", basic=True
         )
-    if credentials.client_id is None:
+    if credentials.asserted and credentials.client_secret is not None:
+        raise InvalidClient("Authenticate the client one way: a client_secret or a client_assertion.")
+    client_id = credentials.client_id
+    if client_id is None and credentials.client_assertion is not None:
+        # RFC 7523 §3: the assertion names its client; a client_id parameter may be left out.
+        client_id = assertions.claimed_client_id(credentials.client_assertion)
+        if client_id is None:
+            raise InvalidClient("The client_assertion names no client (sub).")
+    if client_id is None:
         if credentials.client_secret is not None:
             raise InvalidClient("A client_secret needs its client_id.", basic=credentials.basic)
+        if credentials.asserted:
+            raise InvalidClient("A client_assertion_type needs its client_assertion.")
         return None
-    client = Client.objects.filter(pk=credentials.client_id, is_active=True).first()
+    client = Client.objects.filter(pk=client_id, is_active=True).first()
     if client is None:
         raise InvalidClient("Unknown client.", basic=credentials.basic)
     method = next((m for m in _auth_methods.values() if m.applies(credentials)), None)
     if method is not None and method.confidential and not client.confidential:
-        raise InvalidClient("A public client has no secret.", basic=credentials.basic)
+        raise InvalidClient(
+            f"A public client has no {'keys' if credentials.asserted else 'secret'}.", basic=credentials.basic
+        )
+    if credentials.client_secret is not None and client.has_keys:
+        raise InvalidClient("This client authenticates with its keys (private_key_jwt), not a secret.")
     if method is None or method.confidential != client.confidential or not method.proves(client, credentials):
         raise InvalidClient("The client could not be authenticated.", basic=credentials.basic)
     return client

@@ -44,6 +44,20 @@ class Client(models.Model):
         default=default_grant_types,
         help_text="The grants it may use: authorization_code, refresh_token, client_credentials.",
     )
+    jwks = models.JSONField(
+        "JWKS",
+        null=True,
+        blank=True,
+        help_text='Its public keys, a JWKS ({"keys": [...]}): it authenticates with private_key_jwt '
+        "(RFC 7523) and has no secret.",
+    )
+    jwks_uri = models.CharField(
+        "JWKS URI",
+        max_length=2000,
+        blank=True,
+        help_text="Where it publishes its public keys (https, http only on 127.0.0.1 or [::1]), "
+        "instead of a JWKS here: it authenticates with private_key_jwt and has no secret.",
+    )
     redirect_uris = models.JSONField(default=list, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True, help_text="Browser origins allowed by CORS.")
     post_logout_redirect_uris = models.JSONField(default=list, blank=True)
@@ -57,6 +71,11 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether it authenticates with private_key_jwt (its own keys) rather than a secret."""
+        return bool(self.jwks or self.jwks_uri)
 
     def may_use(self, grant_type: str) -> bool:
         """Whether this client may use `grant_type` (one of GRANT_TYPES; others are not per client)."""

@@ -25,7 +25,7 @@ from accounts.oidc import logout
 from accounts.oidc.claims import user_claims
 from accounts.oidc.introspection import token_introspect
 from accounts.schema import OAUTH_ERROR, UNAUTHORIZED, form_or_json
-from accounts.serializers import OAuthParametersSerializer, required_string
+from accounts.serializers import ClientAssertionFields, OAuthParametersSerializer, required_string
 from accounts.signin import state
 
 
@@ -54,7 +54,7 @@ class UserInfoView(APIView):
         return self.get(request)
 
 
-class IntrospectionSerializer(OAuthParametersSerializer):
+class IntrospectionSerializer(ClientAssertionFields, OAuthParametersSerializer):
     token = serializers.CharField()
     token_type_hint = serializers.CharField(required=False)
     client_id = serializers.CharField(required=False)
@@ -111,7 +111,7 @@ def _first_values(data) -> dict:
     """client_id and client_secret of a body whose parameters could not all be read (repeated
     client credentials are themselves refused)."""
     values = {}
-    for name in ("client_id", "client_secret"):
+    for name in ("client_id", "client_secret", "client_assertion", "client_assertion_type"):
         sent = (
             data.getlist(name)
             if hasattr(data, "getlist")

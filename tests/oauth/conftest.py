@@ -103,6 +103,8 @@ def oauth_client_factory(db):
         allowed_origins: tuple[str, ...] = (),
         client_id: str | None = None,
         grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+        jwks: dict | None = None,
+        jwks_uri: str = "",
     ) -> RegisteredClient:
         client, secret = register(
             Registration(
@@ -113,6 +115,8 @@ def oauth_client_factory(db):
                 allowed_origins=tuple(allowed_origins),
                 client_id=client_id,
                 grant_types=tuple(grant_types),
+                jwks=jwks,
+                jwks_uri=jwks_uri,
             )
         )
         return RegisteredClient(client=client, secret=secret)

@@ -39,6 +39,19 @@ class Command(BaseCommand):
             "PKCE is its proof)",
         )
         parser.add_argument(
+            "--jwks",
+            metavar="FILE",
+            help="a JSON file of its public keys (a JWKS): it authenticates with private_key_jwt (RFC 7523) "
+            "and gets no secret; implies --confidential",
+        )
+        parser.add_argument(
+            "--jwks-uri",
+            metavar="URI",
+            default="",
+            help="where it publishes its public keys (https, http only on 127.0.0.1 or [::1]), read when it "
+            "authenticates: private_key_jwt, no secret; implies --confidential",
+        )
+        parser.add_argument(
             "--first-party",
             action="store_true",
             help="one of your own apps: never shown the consent page, its tokens open /users/me/",
@@ -71,6 +84,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        jwks = None
+        if options["jwks"]:
+            try:
+                with open(options["jwks"], encoding="utf-8") as file:
+                    jwks = json.load(file)
+            except (OSError, ValueError) as e:
+                raise CommandError(f"--jwks {options['jwks']}: {e}") from None
         try:
             client, secret = register(
                 Registration(
@@ -83,6 +103,8 @@ class Command(BaseCommand):
                     client_id=options["client_id"],
                     require_second_factor=options["require_second_factor"],
                     grant_types=tuple(options["grant_types"] or (AUTHORIZATION_CODE, REFRESH_TOKEN)),
+                    jwks=jwks,
+                    jwks_uri=options["jwks_uri"],
                 )
             )
         except InvalidRegistration as e:
