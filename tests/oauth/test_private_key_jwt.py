@@ -15,10 +15,13 @@ from django.core.management import CommandError, call_command
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from accounts import clock
+from accounts.errors import InvalidClient
 from accounts.machines.models import ClientToken
 from accounts.models import Client, ThrottleCounter
 from accounts.oauth import assertions
+from accounts.oauth.clients import ClientCredentials, client_authenticate
 from tests.documents import DocumentServer
+from tests.test_accounts_concurrency import CONCURRENT, at_once
 
 CC = "client_credentials"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -470,3 +473,25 @@ def test_an_assertion_parameter_that_is_not_a_string_is_invalid_client(
     response = api_client.post("/token", body, format="json")
 
     refused(response, f"The parameter '{name}' must be a string.")
+
+
+@pytest.mark.postgres
+def test_one_assertion_presented_by_concurrent_requests_authenticates_once(
+    transactional_db, keyed_machine, ec_key
+):
+    """The replay race: the first use of the jti is one INSERT that PostgreSQL lets exactly one
+    of the concurrent requests make (accounts.throttling.counters.first_use)."""
+    credentials = ClientCredentials(
+        client_assertion=assertion(ec_key), client_assertion_type=JWT_BEARER, endpoint=f"{ISSUER}/token"
+    )
+
+    def authenticate() -> str:
+        try:
+            return client_authenticate(credentials).client_id
+        except InvalidClient as e:
+            return e.description
+
+    results = at_once(authenticate)
+
+    replayed = "The client_assertion was used before: make a new one (jti) for each request."
+    assert sorted(results) == sorted(["reporting"] + [replayed] * (CONCURRENT - 1)), results

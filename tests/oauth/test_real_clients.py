@@ -7,19 +7,27 @@ listens there: the Location header is the answer), exchanges it, refreshes and r
 person would; tests/oauth/test_browser.py does the same with Chromium.
 """
 
+import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http import HTTPStatus
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import jwt
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749 import MismatchingStateException
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from jwt.algorithms import RSAAlgorithm
 
+from accounts.machines.models import ClientToken
 from tests.conftest import free_port
+from tests.documents import DocumentServer
 from tests.oauth.conftest import RegisteredClient
 
 # Nothing here can differ by database (a stock client's view of the protocol; its storage is tested elsewhere): runs once, in the SQLite run.
@@ -388,3 +396,44 @@ def test_authlib_gets_a_client_credentials_token_that_introspects_and_revokes(
         auth=(resource_server.client_id, resource_server.secret),
         timeout=10,
     ).json() == {"active": False}
+
+
+def test_authlib_authenticates_with_private_key_jwt_and_keys_at_a_jwks_uri(discovery, oauth_client_factory):
+    """Authlib's PrivateKeyJWT (RFC 7523 §2.2) with its defaults (RS256, an hour's exp, a jti of its
+    own), for a client whose keys the server reads from the client's jwks_uri."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = DocumentServer()
+    try:
+        jwks_uri = keys.serve_json(
+            "/jwks.json", {"keys": [json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))]}
+        )
+        machine = oauth_client_factory(
+            name="Reporting service", redirect_uris=(), grant_types=("client_credentials",), jwks_uri=jwks_uri
+        )
+        metadata = requests.get(f"{discovery['issuer']}/.well-known/openid-configuration", timeout=10).json()
+        assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
+        assert "RS256" in metadata["token_endpoint_auth_signing_alg_values_supported"]
+        pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        session = OAuth2Session(
+            client_id=machine.client_id,
+            client_secret=pem,
+            token_endpoint_auth_method="private_key_jwt",
+            revocation_endpoint_auth_method="private_key_jwt",
+        )
+        session.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
+
+        token = session.fetch_token(discovery["token_endpoint"], grant_type="client_credentials")
+        again = session.fetch_token(discovery["token_endpoint"], grant_type="client_credentials")
+        revoked = session.revoke_token(discovery["revocation_endpoint"], token["access_token"])
+    finally:
+        keys.stop()
+
+    assert token["access_token"] != again["access_token"]
+    assert revoked.status_code == HTTPStatus.OK
+    assert keys.requests["/jwks.json"] == 1  # read once, then kept
+    assert (
+        ClientToken.objects.get(
+            jti=jwt.decode(token["access_token"], options={"verify_signature": False})["jti"]
+        ).revoked_at
+        is not None
+    )
