@@ -1,7 +1,8 @@
 """What the authorization server rows of `make bench` need, made in the benchmark's database.
 
 Run inside `manage.py shell` (bench/run.py does): a signed-in browser session of the bench user,
-a third-party public client whose consent is remembered, a confidential client, and CODES
+a third-party public client whose consent is remembered, a confidential client, services with
+the client credentials grant (a secret; keys for private_key_jwt), and CODES
 authorization codes for each client (made with bulk inserts: issuing them through /authorize
 would measure /authorize twice).
 """
@@ -13,9 +14,12 @@ import secrets
 from datetime import timedelta
 from importlib import import_module
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.utils import timezone
+from jwt.algorithms import ECAlgorithm
 
 from accounts.models import AuthorizationCode, Client, Consent, User
 from accounts.oauth.clients import Registration, register
@@ -51,6 +55,24 @@ def prepare(codes: int) -> str:
         )
     )
     machine_client = {"client_id": machine.client_id, "client_secret": machine_secret}
+    # A service that signs its own assertions (private_key_jwt), with the same grant.
+    Client.objects.filter(pk="bench-signer").delete()
+    signing_key = ec.generate_private_key(ec.SECP256R1())
+    register(
+        Registration(
+            name="bench-signer",
+            redirect_uris=(),
+            client_id="bench-signer",
+            grant_types=("client_credentials",),
+            jwks={"keys": [{**json.loads(ECAlgorithm.to_jwk(signing_key.public_key())), "kid": "bench"}]},
+        )
+    )
+    signer = {
+        "client_id": "bench-signer",
+        "private_key_pem": signing_key.private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+        ).decode(),
+    }
     now = timezone.now()
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
@@ -80,6 +102,7 @@ def prepare(codes: int) -> str:
     return json.dumps(
         {
             "machine": machine_client,
+            "signer": signer,
             "session_cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}",
             "clients": clients,
             "codes": plain,

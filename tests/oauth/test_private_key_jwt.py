@@ -12,6 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from accounts import clock
@@ -495,3 +497,16 @@ def test_one_assertion_presented_by_concurrent_requests_authenticates_once(
 
     replayed = "The client_assertion was used before: make a new one (jti) for each request."
     assert sorted(results) == sorted(["reporting"] + [replayed] * (CONCURRENT - 1)), results
+
+
+def test_a_token_with_an_assertion_costs_four_statements(api_client, keyed_machine, ec_key):
+    token_with(api_client, assertion(ec_key))  # the signing key is read once per process
+
+    with CaptureQueriesContext(connection) as queries:
+        response = token_with(api_client, assertion(ec_key))
+
+    assert response.status_code == HTTPStatus.OK
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert [sql.split(" ", 1)[0] for sql in statements] == ["SELECT", "SELECT", "INSERT", "INSERT"]
+    assert "accounts_throttlecounter" in statements[2]  # the jti's first use
+    assert "accounts_clienttoken" in statements[3]
