@@ -28,7 +28,7 @@ def client_credentials(request: HttpRequest, params: dict) -> ClientCredentials:
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     assertion, assertion_type = params.get("client_assertion"), params.get("client_assertion_type")
     # The URL the request was sent to, as clients know this service (TOKEN_ISSUER), not its Host.
-    endpoint = settings.TOKEN_ISSUER.rstrip("/") + request.path
+    endpoint = settings.TOKEN_ISSUER.rstrip("/") + request.path_info
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic":

@@ -510,3 +510,41 @@ def test_a_token_with_an_assertion_costs_four_statements(api_client, keyed_machi
     assert [sql.split(" ", 1)[0] for sql in statements] == ["SELECT", "SELECT", "INSERT", "INSERT"]
     assert "accounts_throttlecounter" in statements[2]  # the jti's first use
     assert "accounts_clienttoken" in statements[3]
+
+
+def admin_add(oauth_admin_client, **fields):
+    return oauth_admin_client.post(
+        "/admin/accounts/client/add/",
+        {
+            "name": "Reporting service",
+            "is_active": "on",
+            "grant_types_choice": [CC],
+            "redirect_uris_text": "",
+            "allowed_origins_text": "",
+            "post_logout_redirect_uris_text": "",
+            "jwks": "",
+            "jwks_uri": "",
+            **fields,
+        },
+        follow=True,
+    )
+
+
+def test_the_admin_registers_a_client_with_keys_and_shows_no_secret(oauth_admin_client, ec_key):
+    jwks = {"keys": [public_jwk(ec_key, "ec-1")]}
+
+    response = admin_add(oauth_admin_client, jwks=json.dumps(jwks))
+
+    assert response.status_code == HTTPStatus.OK
+    assert b"shown only this once" not in response.content
+    client = Client.objects.get(name="Reporting service")
+    assert (client.confidential, client.secret_hash, client.jwks) == (True, "", jwks)
+
+
+def test_the_admin_refuses_a_private_key(oauth_admin_client, ec_key):
+    response = admin_add(
+        oauth_admin_client, jwks=json.dumps({"keys": [json.loads(ECAlgorithm.to_jwk(ec_key))]})
+    )
+
+    assert b"the JWKS holds a private key" in response.content
+    assert not Client.objects.exists()
