@@ -86,6 +86,25 @@ def test_a_nul_character_in_a_refresh_token_is_invalid_grant(api_client, tokens)
     assert response.json()["error"] == "invalid_grant"
 
 
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+def test_a_nul_character_in_a_client_id_is_an_unknown_client(api_client, db, path):
+    body = {"grant_type": "refresh_token", "refresh_token": "x", "token": "x"}
+
+    as_form = api_client.post(path, {**body, "client_id": "a\x00b", "client_secret": "s"})
+    as_basic = api_client.post(path, body, HTTP_AUTHORIZATION="Basic YQBiOnM=")  # a<NUL>b:s
+
+    for response in (as_form, as_basic):
+        assert response.json() == {"error": "invalid_client", "error_description": "Unknown client."}
+
+
+def test_a_nul_character_in_a_client_id_at_authorize_and_logout_is_an_unknown_client(client, db):
+    authorize = client.get("/authorize", {"client_id": "a\x00b", "response_type": "code"})
+    logout = client.get("/logout", {"client_id": "a\x00b"})
+
+    assert authorize.status_code == HTTPStatus.BAD_REQUEST
+    assert logout.status_code < 500
+
+
 def test_a_nul_character_in_the_user_agent_is_dropped(api_client, user, password):
     response = api_client.post(
         "/login", {"username": user.username, "password": password}, HTTP_USER_AGENT="evil\x00agent"

@@ -28,7 +28,7 @@ from accounts.errors import (
     UntrustedRedirect,
 )
 from accounts.oauth import codes
-from accounts.oauth.clients import redirect_uri_matches
+from accounts.oauth.clients import active_client, redirect_uri_matches
 from accounts.oauth.codes import CODE_CHALLENGE
 from accounts.oauth.models import AUTHORIZATION_CODE, Client, Consent
 from accounts.signin import methods
@@ -109,7 +109,7 @@ def redirect_target(values: dict[str, list[str]]) -> AuthorizationRequest:
         raise UntrustedRedirect(
             "The request names no client." if not client_ids else "The client_id was sent more than once."
         )
-    client = Client.objects.filter(pk=client_ids[0], is_active=True).first()
+    client = active_client(client_ids[0])
     if client is None:
         raise UntrustedRedirect("The request names an unknown client.")
     redirect_uris = [value for value in values.get("redirect_uri", []) if value.strip()]

@@ -349,6 +349,14 @@ def _assertion_proves(client: Client, credentials: ClientCredentials) -> bool:
     return True
 
 
+def active_client(client_id: str) -> Client | None:
+    """The active client of this id, or None. No client id holds a NUL (PostgreSQL text cannot:
+    querying one would be an error, not an answer): such a client is unknown."""
+    if "\x00" in client_id:
+        return None
+    return Client.objects.filter(pk=client_id, is_active=True).first()
+
+
 def client_authenticate(credentials: ClientCredentials) -> Client | None:
     """The active client these credentials authenticate, or None when they name no client.
 
@@ -375,7 +383,7 @@ def client_authenticate(credentials: ClientCredentials) -> Client | None:
         if credentials.asserted:
             raise InvalidClient("A client_assertion_type needs its client_assertion.")
         return None
-    client = Client.objects.filter(pk=client_id, is_active=True).first()
+    client = active_client(client_id)
     if client is None:
         raise InvalidClient("Unknown client.", basic=credentials.basic)
     method = next((m for m in _auth_methods.values() if m.applies(credentials)), None)
@@ -384,7 +392,10 @@ def client_authenticate(credentials: ClientCredentials) -> Client | None:
             f"A public client has no {'keys' if credentials.asserted else 'secret'}.", basic=credentials.basic
         )
     if credentials.client_secret is not None and client.has_keys:
-        raise InvalidClient("This client authenticates with its keys (private_key_jwt), not a secret.")
+        raise InvalidClient(
+            "This client authenticates with its keys (private_key_jwt), not a secret.",
+            basic=credentials.basic,
+        )
     if method is None or method.confidential != client.confidential or not method.proves(client, credentials):
         raise InvalidClient("The client could not be authenticated.", basic=credentials.basic)
     return client

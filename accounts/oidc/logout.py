@@ -10,8 +10,7 @@ beside a hint must be the hint's audience (§2); another one gets no redirect at
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from accounts.oauth.clients import redirect_uri_matches
-from accounts.oauth.models import Client
+from accounts.oauth.clients import active_client, redirect_uri_matches
 from accounts.oidc.idtokens import id_token_hint_claims
 
 PARAMETERS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
@@ -75,7 +74,7 @@ def _redirect(request: LogoutRequest) -> str | None:
     target = request.post_logout_redirect_uri
     if not target or request.client_id is None:
         return None
-    client = Client.objects.filter(pk=request.client_id, is_active=True).first()
+    client = active_client(request.client_id)
     if client is None or not redirect_uri_matches(client.post_logout_redirect_uris, target):
         return None
     if not request.state:
