@@ -219,10 +219,26 @@ def main() -> None:
             bearer = {"Authorization": f"Bearer {ours[0]['access_token']}"}
             stock_bearer = {"Authorization": f"Bearer {stock[0]['access']}"}
             login_body = f"username=bench&password={PASSWORD.replace(' ', '+')}"
+            # Each code is exchanged once: one /token body per line, spent by bench/wrk/bodies.lua.
             code_files = {}
             for name, codes in authz["codes"].items():
+                own = {"client_id": name} if name == "bench-app" else {}  # the public client names itself
                 code_files[name] = Path(tmp) / f"codes-{name}.txt"
-                code_files[name].write_text("\n".join(codes) + "\n")
+                code_files[name].write_text(
+                    "".join(
+                        urllib.parse.urlencode(
+                            {
+                                "grant_type": "authorization_code",
+                                "code": code,
+                                "redirect_uri": authz["redirect_uri"],
+                                "code_verifier": authz["verifier"],
+                                **own,
+                            }
+                        )
+                        + "\n"
+                        for code in codes
+                    )
+                )
             server_secret = authz["clients"]["bench-server"]["client_secret"]
             basic = base64.b64encode(f"bench-server:{server_secret}".encode()).decode()
             signer_file = Path(tmp) / "assertions.txt"
@@ -275,14 +291,8 @@ def main() -> None:
                     "POST /token (code, public)",
                     lambda: wrk(
                         base_url,
-                        "codes.lua",
-                        [
-                            str(code_files["bench-app"]),
-                            "bench-app",
-                            authz["redirect_uri"],
-                            authz["verifier"],
-                            "post",
-                        ],
+                        "bodies.lua",
+                        [str(code_files["bench-app"]), "/token"],
                         seconds=seconds,
                     ),
                 ),
@@ -290,14 +300,8 @@ def main() -> None:
                     "POST /token (code, confidential)",
                     lambda: wrk(
                         base_url,
-                        "codes.lua",
-                        [
-                            str(code_files["bench-server"]),
-                            "bench-server",
-                            authz["redirect_uri"],
-                            authz["verifier"],
-                            "basic",
-                        ],
+                        "bodies.lua",
+                        [str(code_files["bench-server"]), "/token"],
                         seconds=seconds,
                         headers={"Authorization": f"Basic {basic}"},
                     ),

@@ -1,4 +1,4 @@
--- Requests that can each be sent once (a private_key_jwt assertion's jti is accepted once): each
+-- Requests that can each be sent once (an authorization code, a private_key_jwt assertion): each
 -- thread spends request bodies from its own share of a file (one form body per line), one per
 -- request. Arguments: bodies file, path.
 local threads = {}
