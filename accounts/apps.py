@@ -51,9 +51,7 @@ class AccountsConfig(AppConfig):
         grants.register_grant(grants.RefreshTokenGrant)
         grants.register_grant(AuthorizationCodeGrant)
         grants.register_grant(TokenExchangeGrant, enabled=provider_configured)
-        grants.register_grant(
-            ClientCredentialsGrant, enabled=grants.some_client_may_use("client_credentials")
-        )
+        grants.register_grant(ClientCredentialsGrant, enabled=grants.SomeClientMayUse("client_credentials"))
 
 
 def _signing_key_after_migrate(using: str = "default", **kwargs) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from accounts import services
 from accounts.callers import Caller
-from accounts.errors import InvalidClient, UnauthorizedClient
+from accounts.errors import InvalidClient, UnauthorizedClient, UnsupportedGrantType
 from accounts.models import Client
 from accounts.serializers import NOT_A_STRING, required_string
 
@@ -60,26 +60,54 @@ _registered: dict[str, tuple[type[Grant], Callable[[], bool]]] = {}
 def register_grant(grant: type[Grant], *, enabled: Callable[[], bool] = lambda: True) -> type[Grant]:
     """Make /token accept `grant` (while `enabled()` says so): authlib's register_grant, as a
     registry rather than a list in the view. Registered in accounts.apps, in the order that
-    discovery lists them."""
+    discovery lists them. `enabled` may be a `SomeClientMayUse`: then a request whose client is
+    allowed the grant proves it enabled without asking."""
     _registered[grant.grant_type] = (grant, enabled)
     return grant
 
 
+class SomeClientMayUse:
+    """`enabled` for a grant given per client: accepted (and named in discovery) once an active
+    client is allowed it, so a service without such clients answers unsupported_grant_type, as
+    before there was one. Asking costs a query over the clients, so /token asks only when the
+    request's own client does not already prove it (Grants.settle)."""
+
+    def __init__(self, grant_type: str) -> None:
+        self.grant_type = grant_type
+
+    def __call__(self) -> bool:
+        return any(
+            self.grant_type in allowed
+            for allowed in Client.objects.filter(is_active=True).values_list("grant_types", flat=True)
+        )
+
+    def proven_by(self, client: Client | None) -> bool:
+        return client is not None and client.is_active and client.may_use(self.grant_type)
+
+
 class Grants(Mapping):
     """The grants /token accepts now, by grant_type. Asking for one (`in`, `[]`) asks only its own
-    `enabled()`, so a grant whose availability costs a query (client credentials: some client
-    must be allowed it) costs nothing to the requests of other grants; listing them asks all."""
+    `enabled()`, so a grant whose availability costs a query costs nothing to the requests of
+    other grants; listing them (discovery) asks all.
+
+    At /token, `accepts` is asked before the client is authenticated (the contract's order:
+    unsupported_grant_type first) and leaves a `SomeClientMayUse` grant to `settle`, after: the
+    allowed client of a well-formed request proves the grant enabled, and only a request that
+    fails (no client, a wrong secret, a client not allowed it) pays the query, to answer
+    unsupported_grant_type before its own error when no client is allowed the grant."""
 
     def __init__(self) -> None:
         self._asked: dict[str, bool] = {}  # each grant's enabled(), asked once per request
 
-    def __getitem__(self, grant_type: str) -> type[Grant]:
-        grant, enabled = _registered[grant_type]
+    def _enabled(self, grant_type: str) -> bool:
         if grant_type not in self._asked:
-            self._asked[grant_type] = enabled()
-        if not self._asked[grant_type]:
+            self._asked[grant_type] = _registered[grant_type][1]()
+        return self._asked[grant_type]
+
+    def __getitem__(self, grant_type: str) -> type[Grant]:
+        if grant_type not in _registered or not self._enabled(grant_type):
             raise KeyError(grant_type)
-        return grant
+        return _registered[grant_type][0]
 
     def __iter__(self) -> Iterator[str]:
         return (grant_type for grant_type in list(_registered) if grant_type in self)
@@ -87,22 +115,27 @@ class Grants(Mapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def accepts(self, grant_type: str) -> bool:
+        """Before client authentication: a grant /token may take (a per-client one, provisionally)."""
+        if grant_type not in _registered:
+            return False
+        return isinstance(_registered[grant_type][1], SomeClientMayUse) or self._enabled(grant_type)
+
+    def unsupported(self) -> UnsupportedGrantType:
+        supported = ", ".join(f'"{name}"' for name in self)
+        return UnsupportedGrantType(f"The grant types at /token are {supported}.")
+
+    def settle(self, grant_type: str, client: Client | None) -> type[Grant]:
+        """After client authentication (or its failure, `client` None): the grant, or
+        unsupported_grant_type for a provisional one that no client is allowed."""
+        grant, enabled = _registered[grant_type]
+        if isinstance(enabled, SomeClientMayUse) and not enabled.proven_by(client):
+            if not self._enabled(grant_type):
+                raise self.unsupported()
+        return grant
+
 
 def grants() -> Grants:
     """The grants /token accepts now (which clients may use each is theirs:
     accounts.oauth.models.Client.may_use)."""
     return Grants()
-
-
-def some_client_may_use(grant_type: str) -> Callable[[], bool]:
-    """`enabled` for a grant given per client: accepted (and named in discovery) once an active
-    client is allowed it, so a service without such clients answers unsupported_grant_type, as
-    before there was one."""
-
-    def enabled() -> bool:
-        return any(
-            grant_type in allowed
-            for allowed in Client.objects.filter(is_active=True).values_list("grant_types", flat=True)
-        )
-
-    return enabled

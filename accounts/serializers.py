@@ -130,7 +130,7 @@ class TokenRequestSerializer(ClientAssertionFields, OAuthParametersSerializer):
     )
     scope = serializers.CharField(required=False, help_text="narrows a client session's new access token")
 
-    def __init__(self, *args, grant_types=(), **kwargs) -> None:  # a container: accounts.grants.Grants
+    def __init__(self, *args, grant_types=None, **kwargs) -> None:  # accounts.grants.Grants
         super().__init__(*args, **kwargs)
         self.grant_types = grant_types
 
@@ -138,9 +138,8 @@ class TokenRequestSerializer(ClientAssertionFields, OAuthParametersSerializer):
         grant_type = params["grant_type"]
         if grant_type is None:
             raise InvalidRequest("The parameter 'grant_type' is required.")
-        if grant_type not in self.grant_types:
-            supported = ", ".join(f'"{name}"' for name in self.grant_types)
-            raise UnsupportedGrantType(f"The grant types at /token are {supported}.")
+        if not self.grant_types.accepts(grant_type):
+            raise self.grant_types.unsupported()
         return params
 
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.authentication import OwnAccount
 from accounts.callers import caller_of
-from accounts.errors import NO_STORE
+from accounts.errors import NO_STORE, OAuthError
 from accounts.grants import grants
 from accounts.health import health
 from accounts.keys import ring
@@ -125,8 +125,13 @@ class TokenView(OAuthEndpoint):
     )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
-        client = client_authenticate(client_credentials(request, params))
-        grant = self.grants[params["grant_type"]](params, client=client, caller=caller_of(request))
+        grant_type = params["grant_type"]
+        try:
+            client = client_authenticate(client_credentials(request, params))
+        except OAuthError:
+            self.grants.settle(grant_type, None)  # unsupported_grant_type comes first
+            raise
+        grant = self.grants.settle(grant_type, client)(params, client=client, caller=caller_of(request))
         return token_response(grant.issue(), issued_token_type=grant.issued_token_type)
 
 

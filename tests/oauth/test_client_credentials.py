@@ -13,10 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.machines.models import ClientToken
 from accounts.models import Client, Session
-from tests.oauth.conftest import OAUTH_REDIRECT_URI, client_authentication
+from tests.oauth.conftest import OAUTH_REDIRECT_URI, basic_authorization, client_authentication
 
 CC = "client_credentials"
 
@@ -258,6 +260,25 @@ def test_the_grant_is_supported_once_a_client_is_allowed_it(api_client, confiden
     response = client_token(api_client, confidential_oauth_client)
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["error"] == "unsupported_grant_type"
+    # ... before any client error (the contract's order), though the client is not yet known then
+    wrong_secret = api_client.post(
+        "/token", {"grant_type": CC}, HTTP_AUTHORIZATION=basic_authorization("billing", "not-the-secret")
+    )
+    assert wrong_secret.status_code == HTTPStatus.BAD_REQUEST
+    assert wrong_secret.json()["error"] == "unsupported_grant_type"
+
+
+def test_an_allowed_client_costs_its_row_and_the_tokens_record(api_client, machine):
+    """No query over the clients to learn the grant is enabled: the allowed client proves it."""
+    client_token(api_client, machine)  # the signing key is read once per process
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client_token(api_client, machine)
+
+    assert response.status_code == HTTPStatus.OK
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert [sql.split(" ", 1)[0] for sql in statements] == ["SELECT", "INSERT"]
+    assert "accounts_clienttoken" in statements[1]
 
 
 def test_the_admin_registers_a_machine_client(client, oauth_admin_client):
