@@ -129,9 +129,9 @@ class Grants(Mapping):
         """After client authentication (or its failure, `client` None): the grant, or
         unsupported_grant_type for a provisional one that no client is allowed."""
         grant, enabled = _registered[grant_type]
-        if isinstance(enabled, SomeClientMayUse) and not enabled.proven_by(client):
-            if not self._enabled(grant_type):
-                raise self.unsupported()
+        provisional = isinstance(enabled, SomeClientMayUse) and not enabled.proven_by(client)
+        if provisional and not self._enabled(grant_type):
+            raise self.unsupported()
         return grant
 
 
