@@ -39,6 +39,7 @@ class AccountsConfig(AppConfig):
         register_second_step(factors.has_factor)  # the browser's second step after the first factor
 
         from accounts import grants, issuance
+        from accounts.devices.grants import DeviceCodeGrant
         from accounts.federation.grants import TokenExchangeGrant
         from accounts.federation.grants import enabled as provider_configured
         from accounts.machines.grants import ClientCredentialsGrant
@@ -52,6 +53,7 @@ class AccountsConfig(AppConfig):
         grants.register_grant(AuthorizationCodeGrant)
         grants.register_grant(TokenExchangeGrant, enabled=provider_configured)
         grants.register_grant(ClientCredentialsGrant, enabled=grants.SomeClientMayUse("client_credentials"))
+        grants.register_grant(DeviceCodeGrant, enabled=grants.SomeClientMayUse(DeviceCodeGrant.grant_type))
 
 
 def _signing_key_after_migrate(using: str = "default", **kwargs) -> None:

@@ -79,6 +79,24 @@ class AccessDenied(OAuthError):
     error = "access_denied"
 
 
+class AuthorizationPending(OAuthError):
+    """RFC 8628 §3.5: the user has not yet approved the device; poll again after the interval."""
+
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5: polled sooner than the interval, which now grows by 5 seconds."""
+
+    error = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    """RFC 8628 §3.5: the device code has expired; the device starts again."""
+
+    error = "expired_token"
+
+
 class LoginRequired(OAuthError):
     """OpenID Connect Core §3.1.2.6: prompt=none, and the user must sign in."""
 

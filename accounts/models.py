@@ -198,6 +198,7 @@ class Session(models.Model):
         PASSWORD = "password", "/login"
         AUTHORIZATION_CODE = "authorization_code", "authorization code"
         TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange", "token exchange"
+        DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code", "device code"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
@@ -332,6 +333,7 @@ class ThrottleCounter(models.Model):
 
 
 # The authorization server's models live with it; imported here so the app registry finds them.
+from accounts.devices.models import DeviceAuthorization  # noqa: E402
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
 from accounts.machines.models import ClientToken  # noqa: E402
 from accounts.mfa.models import Passkey, RecoveryCode, TotpDevice  # noqa: E402
@@ -342,6 +344,7 @@ __all__ = [
     "Client",
     "ClientToken",
     "Consent",
+    "DeviceAuthorization",
     "ExchangedIdToken",
     "LinkedIdentity",
     "Passkey",

@@ -26,6 +26,7 @@ from accounts.oauth.assertions import ASYMMETRIC_ALGORITHMS
 from accounts.oauth.authorize import MFA_ACR
 from accounts.oauth.clients import client_auth_methods, client_authenticate
 from accounts.oauth.credentials import client_credentials
+from accounts.oauth.models import DEVICE_CODE
 from accounts.oidc.claims import CLAIMS_SUPPORTED
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, UNAUTHORIZED, form_or_json
 from accounts.serializers import (
@@ -248,6 +249,12 @@ def authorization_server_metadata() -> dict:
     base = issuer.rstrip("/")
     auth_methods = client_auth_methods()
     confidential_auth_methods = client_auth_methods(confidential_only=True)
+    grant_types = list(grants())
+    devices = (
+        {"device_authorization_endpoint": f"{base}/device_authorization"}
+        if DEVICE_CODE in grant_types
+        else {}
+    )
     assertions = (
         {"token_endpoint_auth_signing_alg_values_supported": list(ASYMMETRIC_ALGORITHMS)}
         if "private_key_jwt" in auth_methods
@@ -262,7 +269,8 @@ def authorization_server_metadata() -> dict:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         # The password grant lives at /login and is deliberately not advertised (RFC 9700 §2.4).
-        "grant_types_supported": list(grants()),
+        "grant_types_supported": grant_types,
+        **devices,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         **assertions,

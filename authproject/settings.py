@@ -269,6 +269,13 @@ TOKEN_ISSUER = os.environ.get("TOKEN_ISSUER", "").strip() or "http://127.0.0.1:8
 ACCESS_TOKEN_AUDIENCE = os.environ.get("ACCESS_TOKEN_AUDIENCE", "").strip() or TOKEN_ISSUER
 # How long an authorization code of /authorize may wait for its exchange.
 AUTHORIZATION_CODE_LIFETIME_SECONDS = env_int("AUTHORIZATION_CODE_LIFETIME_SECONDS", 60, minimum=1)
+# Device authorization (RFC 8628): how long a device code waits for its user, and the seconds a
+# device waits between polls of /token (slow_down adds 5 each time it polls sooner).
+DEVICE_CODE_LIFETIME_SECONDS = env_int("DEVICE_CODE_LIFETIME_SECONDS", 600, minimum=1)
+DEVICE_CODE_INTERVAL_SECONDS = env_int("DEVICE_CODE_INTERVAL_SECONDS", 5, minimum=1)
+# User codes entered at /device, per signed-in user and per client address, within the window.
+DEVICE_USER_CODE_LIMIT = env_int("DEVICE_USER_CODE_LIMIT", 10, minimum=1)
+DEVICE_USER_CODE_WINDOW_SECONDS = env_int("DEVICE_USER_CODE_WINDOW_SECONDS", 900, minimum=1)
 # The browser sign-in of /authorize (a Django session cookie): how long it lasts.
 SESSION_COOKIE_AGE = env_int("BROWSER_SIGN_IN_LIFETIME_SECONDS", 43200, minimum=60)
 # Access tokens: RS256 by default (RFC 9068); ES256 and EdDSA are cheaper to sign; HS256 keeps

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerOauthRedirectView
 
 from accounts import views
+from accounts.devices import views as device_views
 from accounts.federation import views as federation_views
 from accounts.mfa import views as mfa_views
 from accounts.oauth import views as oauth_views
@@ -33,6 +34,10 @@ urlpatterns = [
     re_path(r"^login/google/link/?$", federation_views.LinkView.as_view(), name="login-google-link"),
     re_path(r"^authorize/?$", oauth_views.AuthorizeView.as_view(), name="authorize"),
     re_path(r"^token/?$", views.TokenView.as_view(), name="token"),
+    re_path(
+        r"^device_authorization/?$", device_views.DeviceAuthorizationView.as_view(), name="device-authorization"
+    ),
+    re_path(r"^device/?$", device_views.DevicePage.as_view(), name="device"),
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),
     re_path(r"^introspect/?$", oidc_views.IntrospectView.as_view(), name="introspect"),
     re_path(r"^userinfo/?$", oidc_views.UserInfoView.as_view(), name="userinfo"),

@@ -2,7 +2,7 @@
 templates: CSRF, no framing, no-store). Each parses, calls one service, renders."""
 
 from http import HTTPStatus
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
@@ -433,7 +433,11 @@ class AccountSignInPage(View):
     @staticmethod
     def next_url(request: HttpRequest) -> str:
         wanted = request.POST.get("next") or request.GET.get("next") or "/account"
-        return wanted if wanted in ACCOUNT_PAGES else "/account"
+        if wanted in ACCOUNT_PAGES or (
+            urlsplit(wanted).path == "/device" and redirects.after_sign_in(wanted)
+        ):
+            return wanted  # an account page, or /device with the user code being entered
+        return "/account"
 
     def show(self, request: HttpRequest, form) -> HttpResponse:
         next_url = self.next_url(request)

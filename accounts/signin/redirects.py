@@ -11,6 +11,7 @@ CONTINUE_PATHS = (
     "/account/security",
     "/account/password",
     "/account/email",
+    "/device",
     "/admin",
 )
 

@@ -99,6 +99,25 @@ def email_request(*, caller: Caller, email: str, now: datetime | None = None) ->
             raise TooManyRequests(retry_after)
 
 
+def user_code_attempt(*, caller: Caller, user_id: int, now: datetime | None = None) -> None:
+    """Count one user code typed at /device (RFC 8628 §5.1: guessing must be rate-limited), per
+    signed-in user and per client address, before it is looked up, so concurrent guesses cannot
+    slip past the limit. Raises TooManyAttempts beyond DEVICE_USER_CODE_LIMIT within
+    DEVICE_USER_CODE_WINDOW_SECONDS; a right code counts too (a person approves a few devices)."""
+    now = now or clock.now()
+    window = settings.DEVICE_USER_CODE_WINDOW_SECONDS
+    names = [json.dumps(["user-code", user_id])]
+    bucket = address_bucket(caller.ip_address)
+    if bucket is not None:
+        names.append(json.dumps(["user-code-ip", bucket]))
+    for name in names:
+        count = counters.increment(name, window=window, now=now)
+        if count.value > settings.DEVICE_USER_CODE_LIMIT:
+            retry_after = count.retry_after(window=window, now=now)
+            audit.event("user codes throttled", user=user_id, ip=caller.ip_address, retry_after=retry_after)
+            raise TooManyAttempts(retry_after)
+
+
 def counter_windows() -> int:
     """The longest window of any counter: older counters can be deleted."""
     from accounts.mfa.passkeys import CHALLENGE_SECONDS  # the replay cache's window (counters.first_use)
@@ -107,6 +126,7 @@ def counter_windows() -> int:
         settings.LOGIN_FAILURE_WINDOW_SECONDS,
         settings.IP_FAILURE_WINDOW_SECONDS,
         settings.EMAIL_REQUEST_WINDOW_SECONDS,
+        settings.DEVICE_USER_CODE_WINDOW_SECONDS,
         CHALLENGE_SECONDS,
     )
 
