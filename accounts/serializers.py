@@ -110,13 +110,17 @@ class TokenRequestSerializer(ClientAssertionFields, OAuthParametersSerializer):
 
     grant_type = serializers.CharField(
         initial="refresh_token",
-        help_text='"refresh_token", "authorization_code", or (with Google sign-in configured) '
+        help_text='"refresh_token", "authorization_code", "client_credentials", '
+        '"urn:ietf:params:oauth:grant-type:device_code", or (with Google sign-in configured) '
         '"urn:ietf:params:oauth:grant-type:token-exchange"',
     )
     refresh_token = serializers.CharField(required=False, help_text="grant_type=refresh_token")
     code = serializers.CharField(required=False, help_text="grant_type=authorization_code")
     redirect_uri = serializers.CharField(required=False, help_text="grant_type=authorization_code")
     code_verifier = serializers.CharField(required=False, help_text="grant_type=authorization_code (PKCE)")
+    device_code = serializers.CharField(
+        required=False, help_text="grant_type=urn:ietf:params:oauth:grant-type:device_code (RFC 8628)"
+    )
     subject_token = serializers.CharField(required=False, help_text="token exchange: the provider's ID token")
     subject_token_type = serializers.CharField(
         required=False, help_text='token exchange: "urn:ietf:params:oauth:token-type:id_token"'

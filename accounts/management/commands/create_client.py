@@ -30,7 +30,8 @@ class Command(BaseCommand):
             choices=GRANT_TYPES,
             metavar="GRANT",
             help="a grant it may use (repeat for several): authorization_code, refresh_token, "
-            "client_credentials (confidential clients); default: authorization_code and refresh_token",
+            "client_credentials (confidential clients), urn:ietf:params:oauth:grant-type:device_code (a TV "
+            "or command-line tool, RFC 8628); default: authorization_code and refresh_token",
         )
         parser.add_argument(
             "--confidential",
