@@ -12,6 +12,7 @@ var/test-artifacts/.
 """
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -19,6 +20,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 from django.core.management import call_command
 from playwright.sync_api import Page, Response, expect, sync_playwright
 
@@ -155,3 +158,82 @@ def test_swagger_ui_signs_in_through_authorize_and_tries_users_me(request, docs_
                 expect(live).to_contain_text('"username": "johndoe"')
         finally:
             browser.close()
+
+
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def poll_until_issued(device: OAuth2Session, token_url: str, device_code: str, interval: int) -> tuple:
+    """The device's side of RFC 8628 §3.5 as a client would write it with Authlib: poll, wait the
+    interval (5 s more after slow_down), stop at the tokens or another error. Returns (the
+    errors met, the token)."""
+    met = []
+    for _ in range(60):
+        try:
+            return met, device.fetch_token(token_url, grant_type=DEVICE_CODE, device_code=device_code)
+        except OAuthError as e:
+            met.append(e.error)
+            if e.error not in ("authorization_pending", "slow_down"):
+                return met, None
+            interval += 5 if e.error == "slow_down" else 0
+            time.sleep(interval)
+    raise AssertionError(f"still no token after 60 polls: {met}")
+
+
+def test_a_person_with_a_phone_connects_a_tv(
+    request, issuer_service, live_user, password, oauth_client_factory
+):
+    """The device flow as a person meets it: the TV (Authlib's OAuth2Session as a public client)
+    asks for codes and polls; on the phone (Chromium) the person opens verification_uri_complete,
+    signs in, sees the code filled in, continues, allows; the TV's next poll gets the tokens."""
+    oauth_client_factory(
+        name="Living-room TV",
+        client_id="tv-app",
+        redirect_uris=(),
+        grant_types=(DEVICE_CODE, "refresh_token"),
+    )
+    base_url = issuer_service(DEVICE_CODE_INTERVAL_SECONDS="1")
+    tv = OAuth2Session("tv-app", scope="openid profile", token_endpoint_auth_method="none")
+    metadata = tv.get(f"{base_url}/.well-known/openid-configuration", withhold_token=True).json()
+    codes = tv.post(
+        metadata["device_authorization_endpoint"],
+        data={"client_id": "tv-app", "scope": "openid profile"},
+        withhold_token=True,
+    )
+    assert codes.status_code == HTTPStatus.OK, codes.text
+    codes = codes.json()
+    with pytest.raises(OAuthError) as pending:
+        tv.fetch_token(metadata["token_endpoint"], grant_type=DEVICE_CODE, device_code=codes["device_code"])
+    assert pending.value.error == "authorization_pending"
+
+    windows: dict[str, Page] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            phone = windows["phone"] = browser.new_context().new_page()
+            with screenshots_on_failure(request.node.name, windows):
+                phone.goto(codes["verification_uri_complete"])  # the QR code on the TV
+                expect(phone.get_by_role("heading", name="Sign in")).to_be_visible()
+                phone.get_by_label("Username").fill(live_user.username)
+                phone.get_by_label("Password").fill(password)
+                phone.get_by_role("button", name="Sign in").click()
+                expect(phone.get_by_role("heading", name="Connect a device")).to_be_visible()
+                expect(phone.get_by_label("Code")).to_have_value(codes["user_code"])
+                phone.get_by_role("button", name="Continue").click()
+                expect(
+                    phone.get_by_role("heading", name="Allow Living-room TV on your device?")
+                ).to_be_visible()
+                expect(phone.get_by_text(codes["user_code"])).to_be_visible()
+                phone.get_by_role("button", name="Allow").click()
+                expect(phone.get_by_role("heading", name="Device connected")).to_be_visible()
+        finally:
+            browser.close()
+
+    met, token = poll_until_issued(tv, metadata["token_endpoint"], codes["device_code"], codes["interval"])
+    assert token is not None, met
+    assert set(met) <= {"authorization_pending", "slow_down"}
+    assert {"access_token", "refresh_token", "id_token"} <= set(token)
+    userinfo = tv.get(metadata["userinfo_endpoint"])
+    assert userinfo.json()["preferred_username"] == live_user.username
+    refreshed = tv.refresh_token(metadata["token_endpoint"])
+    assert refreshed["access_token"] != token["access_token"]
