@@ -3,7 +3,7 @@
 Run inside `manage.py shell` (bench/run.py does): a signed-in browser session of the bench user,
 a third-party public client whose consent is remembered, a confidential client, services with
 the client credentials grant (a secret; keys for private_key_jwt), and CODES
-authorization codes for each client (made with bulk inserts: issuing them through /authorize
+authorization codes for each client and approved device codes of a TV (made with bulk inserts: issuing them through /authorize
 would measure /authorize twice).
 """
 
@@ -21,7 +21,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm
 
-from accounts.models import AuthorizationCode, Client, Consent, User
+from accounts.models import AuthorizationCode, Client, Consent, DeviceAuthorization, User
 from accounts.oauth.clients import Registration, register
 
 REDIRECT_URI = "http://127.0.0.1/cb"
@@ -73,7 +73,38 @@ def prepare(codes: int) -> str:
             Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
         ).decode(),
     }
+    # A TV (public, the device grant) with CODES device authorizations its person has approved.
+    Client.objects.filter(pk="bench-tv").delete()
+    register(
+        Registration(
+            name="bench-tv",
+            redirect_uris=(),
+            client_id="bench-tv",
+            grant_types=("urn:ietf:params:oauth:grant-type:device_code",),
+        )
+    )
     now = timezone.now()
+    device_codes = [secrets.token_urlsafe(32) for _ in range(codes)]
+    DeviceAuthorization.objects.bulk_create(
+        [
+            DeviceAuthorization(
+                device_code_hash=hashlib.sha256(code.encode()).hexdigest(),
+                user_code=f"{index:08d}",  # not typed by anyone here: only unique
+                client_id="bench-tv",
+                scope="openid profile",
+                status=DeviceAuthorization.Status.APPROVED,
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+                interval=5,
+                next_poll_at=now,
+                user=user,
+                auth_time=now,
+                amr=["pwd"],
+            )
+            for index, code in enumerate(device_codes)
+        ],
+        batch_size=2000,
+    )
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
     store[BACKEND_SESSION_KEY] = "accounts.throttling.backends.ThrottledModelBackend"
@@ -103,6 +134,7 @@ def prepare(codes: int) -> str:
         {
             "machine": machine_client,
             "signer": signer,
+            "device_codes": device_codes,
             "session_cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}",
             "clients": clients,
             "codes": plain,

@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="only the floor, /users/me/, /token (rotation, client credentials) and /login, ours and stock "
+        help="only the floor, /users/me/, /token (rotation, client credentials, device code) and /login, ours and stock "
         "simplejwt's; no other runs",
     )
     parser.add_argument(
@@ -239,6 +239,20 @@ def main() -> None:
                         for code in codes
                     )
                 )
+            device_file = Path(tmp) / "device-codes.txt"
+            device_file.write_text(
+                "".join(
+                    urllib.parse.urlencode(
+                        {
+                            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                            "device_code": code,
+                            "client_id": "bench-tv",
+                        }
+                    )
+                    + "\n"
+                    for code in authz["device_codes"]
+                )
+            )
             server_secret = authz["clients"]["bench-server"]["client_secret"]
             basic = base64.b64encode(f"bench-server:{server_secret}".encode()).decode()
             signer_file = Path(tmp) / "assertions.txt"
@@ -307,6 +321,10 @@ def main() -> None:
                     ),
                 ),
                 (
+                    "POST /token (device code)",
+                    lambda: wrk(base_url, "bodies.lua", [str(device_file), "/token"], seconds=seconds),
+                ),
+                (
                     "POST /token (client credentials)",
                     lambda: wrk(
                         base_url,
@@ -363,6 +381,7 @@ def main() -> None:
                             "GET /users",
                             "POST /token (rotation)",
                             "POST /token (client credentials)",
+                            "POST /token (device code)",
                             "POST /token (private_key_jwt",
                             "POST /login",
                             "stock",
