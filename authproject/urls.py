@@ -35,7 +35,9 @@ urlpatterns = [
     re_path(r"^authorize/?$", oauth_views.AuthorizeView.as_view(), name="authorize"),
     re_path(r"^token/?$", views.TokenView.as_view(), name="token"),
     re_path(
-        r"^device_authorization/?$", device_views.DeviceAuthorizationView.as_view(), name="device-authorization"
+        r"^device_authorization/?$",
+        device_views.DeviceAuthorizationView.as_view(),
+        name="device-authorization",
     ),
     re_path(r"^device/?$", device_views.DevicePage.as_view(), name="device"),
     re_path(r"^revoke/?$", views.RevokeView.as_view(), name="revoke"),
