@@ -17,6 +17,8 @@ from django.utils.safestring import mark_safe
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 
 from accounts import clock, refresh_records, services
+from accounts.apis import scopes as api_scopes
+from accounts.apis.models import Api, ApiScope
 from accounts.keys import ring
 from accounts.mfa import factors as mfa_factors
 from accounts.models import (
@@ -428,6 +430,7 @@ class ClientForm(forms.ModelForm):
             "is_active",
             "jwks",
             "jwks_uri",
+            "api_scopes",
         )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -476,6 +479,7 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id")
     ordering = ("name",)
     readonly_fields = ("client_id", "created_at")
+    filter_horizontal = ("api_scopes",)
     actions = ["disable", "regenerate_secret"]
 
     def get_fields(self, request, obj=None):
@@ -489,6 +493,7 @@ class ClientAdmin(admin.ModelAdmin):
             "redirect_uris_text",
             "jwks",
             "jwks_uri",
+            "api_scopes",
         ]
         fields += ["allowed_origins_text", "post_logout_redirect_uris_text"]
         return (["client_id", "created_at"] if obj else []) + fields
@@ -522,6 +527,7 @@ class ClientAdmin(admin.ModelAdmin):
                 grant_types=tuple(data["grant_types_choice"]),
                 jwks=data.get("jwks"),
                 jwks_uri=data.get("jwks_uri") or "",
+                api_scopes=tuple(scope.name for scope in data.get("api_scopes") or ()),
             )
         )
         obj.pk = client.pk
@@ -566,3 +572,48 @@ class ClientAdmin(admin.ModelAdmin):
     def disable(self, request, queryset):
         disabled = services.clients_disable(clients=queryset)
         self.message_user(request, f"Disabled {disabled} client(s).", messages.SUCCESS)
+
+
+class ApiScopeForm(forms.ModelForm):
+    class Meta:
+        model = ApiScope
+        fields = ("name", "description")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        try:
+            api_scopes.check_scope_name(name)
+        except api_scopes.InvalidApi as e:
+            raise forms.ValidationError(str(e)) from None
+        return name
+
+
+class ApiScopeInline(admin.TabularInline):
+    model = ApiScope
+    form = ApiScopeForm
+    extra = 1
+
+
+class ApiForm(forms.ModelForm):
+    class Meta:
+        model = Api
+        fields = ("identifier", "name")
+
+    def clean_identifier(self) -> str:
+        identifier = self.cleaned_data["identifier"]
+        try:
+            api_scopes.check_identifier(identifier)
+        except api_scopes.InvalidApi as e:
+            raise forms.ValidationError(str(e)) from None
+        return identifier
+
+
+@admin.register(Api)
+class ApiAdmin(admin.ModelAdmin):
+    """APIs that accept this service's access tokens, as create_api registers them: the
+    identifier is the tokens' aud; each scope's description is the consent page's line."""
+
+    form = ApiForm
+    inlines = [ApiScopeInline]
+    list_display = ("name", "identifier", "created_at")
+    search_fields = ("name", "identifier")

@@ -67,6 +67,12 @@ class InvalidScope(OAuthError):
     error = "invalid_scope"
 
 
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2: the `resource` is unknown, or more than one was asked for."""
+
+    error = "invalid_target"
+
+
 class UnsupportedResponseType(OAuthError):
     """RFC 6749 §4.1.2.1: /authorize answers only response_type=code."""
 

@@ -32,8 +32,9 @@ class Grant:
         self.client = client
         self.caller = caller
         self.params = {name: required_string(params, name) for name in self.parameters}
-        scope = params.get("scope")
+        scope, resource = params.get("scope"), params.get("resource")
         self.scope = None if scope is None or scope is NOT_A_STRING else scope
+        self.resource = None if resource is None or resource is NOT_A_STRING else resource  # RFC 8707
 
     def issue(self) -> services.IssuedTokens:
         raise NotImplementedError
@@ -51,6 +52,7 @@ class RefreshTokenGrant(Grant):
             caller=self.caller,
             client=self.client,
             scope=self.scope,
+            resource=self.resource,
         )
 
 

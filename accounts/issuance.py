@@ -100,15 +100,17 @@ def issue(
     not_after: datetime,
     refresh: RefreshToken | None = None,
     refresh_string: str | None = None,
+    audience: str | list[str] | None = None,
 ) -> IssuedTokens:
     """The access token for `subject` (of `session`, if any; for `client_id`, with `scope`),
     living at most until `not_after`, beside `refresh` (if any), and the extensions' additions.
+    Its `aud` is `audience` (an API's, accounts.apis.scopes.audience), by default this service's.
 
     The access token is signed here, before the caller writes anything: a signing key that cannot
     sign (a 503) changes nothing.
     """
     what = Issue(subject=subject, session=session, client_id=client_id, scope=scope, now=now)
-    claims = {"aud": settings.ACCESS_TOKEN_AUDIENCE}
+    claims = {"aud": audience or settings.ACCESS_TOKEN_AUDIENCE}
     if client_id is not None:
         claims["client_id"] = client_id
         if scope:

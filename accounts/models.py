@@ -230,6 +230,11 @@ class Session(models.Model):
         help_text="The grant that started it (blank: started before this was recorded).",
     )
     scope = models.CharField(max_length=200, blank=True, help_text="Granted scopes, space-separated.")
+    resource = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The API its access tokens are for (their aud); blank: this service.",
+    )
     nonce = models.CharField(max_length=512, blank=True, help_text="The authorization request's nonce.")
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in.")
     amr = models.JSONField(default=list, blank=True, help_text="How the user signed in (RFC 8176 names).")
@@ -333,6 +338,7 @@ class ThrottleCounter(models.Model):
 
 
 # The authorization server's models live with it; imported here so the app registry finds them.
+from accounts.apis.models import Api, ApiScope  # noqa: E402
 from accounts.devices.models import DeviceAuthorization  # noqa: E402
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
 from accounts.machines.models import ClientToken  # noqa: E402
@@ -340,6 +346,8 @@ from accounts.mfa.models import Passkey, RecoveryCode, TotpDevice  # noqa: E402
 from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
 
 __all__ = [
+    "Api",
+    "ApiScope",
     "AuthorizationCode",
     "Client",
     "ClientToken",

@@ -133,6 +133,10 @@ class TokenRequestSerializer(ClientAssertionFields, OAuthParametersSerializer):
         required=False, style={"input_type": "password"}, help_text="client_secret_post"
     )
     scope = serializers.CharField(required=False, help_text="narrows a client session's new access token")
+    resource = serializers.CharField(
+        required=False,
+        help_text="RFC 8707: an API's identifier (client credentials; elsewhere, the session's)",
+    )
 
     def __init__(self, *args, grant_types=None, **kwargs) -> None:  # accounts.grants.Grants
         super().__init__(*args, **kwargs)

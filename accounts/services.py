@@ -21,11 +21,19 @@ from django.db.models import QuerySet
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from accounts import audit, clock, issuance, refresh_records
+from accounts.apis import scopes as api_scopes
 from accounts.callers import Caller
-from accounts.errors import InvalidClient, InvalidCredentials, InvalidGrant, InvalidScope, UnusableAccessToken
+from accounts.errors import (
+    InvalidClient,
+    InvalidCredentials,
+    InvalidGrant,
+    InvalidScope,
+    InvalidTarget,
+    UnusableAccessToken,
+)
 from accounts.models import Client, Session, User
 from accounts.signing import token_fingerprint
-from accounts.tokens import AccessToken, RefreshToken
+from accounts.tokens import AccessToken, IssuedAccessToken, RefreshToken
 
 # The token pair as handed out: accounts.issuance's, the one seam every token response goes through.
 IssuedTokens = issuance.IssuedTokens
@@ -79,6 +87,7 @@ def session_start(
     grant_type: str = Session.Grant.PASSWORD,
     client: Client | None = None,
     scope: str = "",
+    resource: str = "",
     auth_time: datetime | None = None,
     amr: list[str] = (),
     nonce: str = "",
@@ -86,7 +95,8 @@ def session_start(
     now: datetime | None = None,
 ) -> IssuedTokens:
     """Start a session for `user` (by `grant_type`, /login's unless named; through `client`, with
-    `scope`, signed in by the methods `amr`) and return its first token pair.
+    `scope`, for the API `resource` if any, signed in by the methods `amr`) and return its first
+    token pair.
 
     `session_id` lets a caller name the session before it exists (a code records the session its
     exchange starts in the same statement that spends it).
@@ -116,6 +126,7 @@ def session_start(
         client=client,
         grant_type=grant_type,
         scope=scope,
+        resource=resource,
         nonce=nonce,
         auth_time=auth_time or now,
         amr=list(amr),
@@ -156,12 +167,14 @@ def refresh_token_rotate(
     caller: Caller,
     client: Client | None = None,
     scope: str | None = None,
+    resource: str | None = None,
     now: datetime | None = None,
 ) -> IssuedTokens:
     """Spend `refresh_token` and return a new pair of the same session.
 
     `client` is the client the request authenticated as (or named, for a public one); `scope`
-    narrows the new access token within the session's scope.
+    narrows the new access token within the session's scope; `resource`, when sent, must be the
+    session's API (RFC 8707 §2.2: InvalidTarget otherwise).
 
     Raises InvalidGrant when the token is not a valid refresh token of an active session of an
     active user with the token's email, or belongs to another client than `client` (a /login
@@ -174,20 +187,30 @@ def refresh_token_rotate(
     """
     now = now or clock.now()
     try:
-        return _refresh(refresh_token=refresh_token, caller=caller, client=client, scope=scope, now=now)
+        return _refresh(
+            refresh_token=refresh_token, caller=caller, client=client, scope=scope, resource=resource, now=now
+        )
     except InvalidGrant as e:
         audit.event("refresh refused", ip=caller.ip_address, reason=e.description)
         raise
 
 
 def _refresh(
-    *, refresh_token: str, caller: Caller, client: Client | None, scope: str | None, now: datetime
+    *,
+    refresh_token: str,
+    caller: Caller,
+    client: Client | None,
+    scope: str | None,
+    resource: str | None = None,
+    now: datetime,
 ) -> IssuedTokens:
     parent = _verified_refresh_token(refresh_token)
     session = _active_session_of(parent, now=now)
     if parent["jti"] == session.newest_record.jti:
         _check_user_of(session, parent)
         narrowed = _check_client_of(session, client=client, scope=scope)
+        if resource is not None and resource != session.resource:
+            raise InvalidTarget("The resource is not the API of this refresh token's session.")
         try:
             return _rotate(session=session, parent=parent, caller=caller, scope=narrowed, now=now)
         except (IntegrityError, _SessionMoved):
@@ -257,7 +280,11 @@ def token_revoke(
     of its own sessions (another's are ignored, RFC 7009 §2.1); a confidential client's token
     needs that client's authentication (InvalidClient otherwise).
     """
-    kinds = (AccessToken, RefreshToken) if token_type_hint == "access_token" else (RefreshToken, AccessToken)
+    kinds = (
+        (IssuedAccessToken, RefreshToken)
+        if token_type_hint == "access_token"
+        else (RefreshToken, IssuedAccessToken)
+    )
     for kind in kinds:
         try:
             parsed = kind(token)
@@ -544,6 +571,7 @@ def _issued(
     if session.client_id:
         scope = session.scope if scope is None else scope
     return issuance.issue(
+        audience=api_scopes.audience(resource=session.resource, scope=scope or ""),
         subject=session.user.get_username(),
         session=session,
         client_id=session.client_id,

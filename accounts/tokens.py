@@ -92,6 +92,7 @@ class SessionToken(Token):
 class AccessToken(SessionToken):
     token_type = "access"
     lifetime_setting = "ACCESS_TOKEN_LIFETIME_SECONDS"
+    any_audience = False  # only this service's own (ACCESS_TOKEN_AUDIENCE): its endpoints' tokens
 
     def verify(self) -> None:
         super().verify()
@@ -102,6 +103,8 @@ class AccessToken(SessionToken):
         # Every token this service issues names its audience (RFC 9068 §2.2); one without `aud`,
         # or for another audience, is refused.
         audience = self.payload.get("aud")
+        if self.any_audience:
+            return
         if audience != settings.ACCESS_TOKEN_AUDIENCE and not (
             isinstance(audience, list) and settings.ACCESS_TOKEN_AUDIENCE in audience
         ):
@@ -109,6 +112,14 @@ class AccessToken(SessionToken):
 
     def get_token_backend(self) -> signing.TypedTokenBackend:
         return signing.access_token_backend()
+
+
+class IssuedAccessToken(AccessToken):
+    """An access token this service issued, whatever its audience (an API's, accounts.apis):
+    what revocation and introspection read. Only this service's own audience opens its endpoints
+    (AccessToken)."""
+
+    any_audience = True
 
 
 class ClientAccessToken(AccessToken):
@@ -121,6 +132,12 @@ class ClientAccessToken(AccessToken):
         super().verify()
         if "sid" in self.payload or self.payload["sub"] != self.payload["client_id"]:
             raise TokenError("Token is not a client's own")
+
+
+class IssuedClientAccessToken(ClientAccessToken):
+    """A client's own access token, whatever its audience: what revocation and introspection read."""
+
+    any_audience = True
 
 
 class RefreshToken(SessionToken):

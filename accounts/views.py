@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.apis import scopes as api_scopes
 from accounts.authentication import OwnAccount
 from accounts.callers import caller_of
 from accounts.errors import NO_STORE, OAuthError
@@ -275,7 +276,7 @@ def authorization_server_metadata() -> dict:
         "token_endpoint_auth_methods_supported": auth_methods,
         **assertions,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "scopes_supported": ["openid", "profile", "email"],
+        "scopes_supported": api_scopes.supported(),
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
         "userinfo_endpoint": f"{base}/userinfo",

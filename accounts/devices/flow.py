@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts import audit, clock, services
+from accounts.apis import scopes as api_scopes
 from accounts.callers import Caller
 from accounts.devices.models import DeviceAuthorization
 from accounts.errors import (
@@ -34,12 +35,10 @@ from accounts.errors import (
     AuthorizationPending,
     ExpiredToken,
     InvalidGrant,
-    InvalidScope,
     SlowDown,
     UnauthorizedClient,
 )
 from accounts.models import Session, User
-from accounts.oauth.authorize import SCOPES
 from accounts.oauth.models import DEVICE_CODE, Client
 
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1
@@ -59,16 +58,16 @@ class Started:
     interval: int
 
 
-def start(*, client: Client, scope: str | None, now: datetime | None = None) -> Started:
-    """A new device authorization for `client`. Raises UnauthorizedClient for a client not allowed
-    the device_code grant and InvalidScope for an unknown scope."""
+def start(
+    *, client: Client, scope: str | None, resource: str | None = None, now: datetime | None = None
+) -> Started:
+    """A new device authorization for `client` (of `scope`, for the API `resource` if any).
+    Raises UnauthorizedClient for a client not allowed the device_code grant, and InvalidScope or
+    InvalidTarget as /authorize does (accounts.apis.scopes.resolve)."""
     now = now or clock.now()
     if not client.may_use(DEVICE_CODE):
         raise UnauthorizedClient("This client may not use the device_code grant.")
-    scopes = (scope or "").split()
-    unknown = [name for name in scopes if name not in SCOPES]
-    if unknown:
-        raise InvalidScope(f"Unknown scope: {' '.join(unknown)}.")
+    requested = api_scopes.resolve(client=client, scope=scope, resource=resource)
     lifetime = settings.DEVICE_CODE_LIFETIME_SECONDS
     interval = settings.DEVICE_CODE_INTERVAL_SECONDS
     device_code = secrets.token_urlsafe(32)
@@ -80,7 +79,8 @@ def start(*, client: Client, scope: str | None, now: datetime | None = None) -> 
                     device_code_hash=_hash(device_code),
                     user_code=user_code,
                     client=client,
-                    scope=" ".join(dict.fromkeys(scopes)),
+                    scope=requested.scope,
+                    resource=requested.resource,
                     created_at=now,
                     expires_at=now + timedelta(seconds=lifetime),
                     interval=interval,
@@ -188,6 +188,7 @@ def poll(
                 grant_type=Session.Grant.DEVICE_CODE,
                 client=client,
                 scope=record.scope,
+                resource=record.resource,
                 auth_time=record.auth_time,
                 amr=record.amr,
                 session_id=session_id,

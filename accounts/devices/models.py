@@ -20,6 +20,7 @@ class DeviceAuthorization(models.Model):
         "accounts.Client", on_delete=models.CASCADE, related_name="device_authorizations"
     )
     scope = models.CharField(max_length=200, blank=True)
+    resource = models.CharField(max_length=200, blank=True)  # an API's identifier (RFC 8707)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()

@@ -11,6 +11,7 @@ class DeviceAuthorizationRequestSerializer(ClientAssertionFields, OAuthParameter
         required=False, style={"input_type": "password"}, help_text="client_secret_post"
     )
     scope = serializers.CharField(required=False, help_text='e.g. "openid profile"')
+    resource = serializers.CharField(required=False, help_text="RFC 8707: the API the tokens are for")
 
 
 class DeviceAuthorizationResponseSerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.apis import scopes as api_scopes
 from accounts.callers import caller_of
 from accounts.devices import flow
 from accounts.devices.serializers import (
@@ -26,7 +27,6 @@ from accounts.devices.serializers import (
     DeviceAuthorizationResponseSerializer,
 )
 from accounts.errors import NO_STORE, InvalidClient, TooManyAttempts
-from accounts.oauth.authorize import SCOPES
 from accounts.oauth.clients import client_authenticate
 from accounts.oauth.credentials import client_credentials
 from accounts.responses import SeeOther
@@ -64,7 +64,9 @@ class DeviceAuthorizationView(OAuthEndpoint):
         if client is None:
             raise InvalidClient("Name the client: its client_id, or its authentication.")
         started = flow.start(
-            client=client, scope=params["scope"] if isinstance(params["scope"], str) else None
+            client=client,
+            scope=params["scope"] if isinstance(params["scope"], str) else None,
+            resource=params["resource"] if isinstance(params["resource"], str) else None,
         )
         uri = verification_uri()
         body = {
@@ -129,7 +131,7 @@ class DevicePage(View):
             )
         answer = next((name for name in ("deny", "allow") if name in request.POST), None)
         if answer is None:
-            scopes = [(scope, SCOPES[scope]) for scope in authorization.scope.split()]
+            scopes = api_scopes.describe(authorization.scope)
             return self.page(
                 request,
                 "devices/confirm",

@@ -12,4 +12,4 @@ class ClientCredentialsGrant(Grant):
     needs_client = True
 
     def issue(self) -> services.IssuedTokens:
-        return tokens.issue(client=self.client, scope=self.scope, caller=self.caller)
+        return tokens.issue(client=self.client, scope=self.scope, resource=self.resource, caller=self.caller)

@@ -14,38 +14,49 @@ from django.conf import settings
 from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import audit, clock, issuance
+from accounts.apis import scopes as api_scopes
 from accounts.callers import Caller
 from accounts.errors import InvalidScope, UnauthorizedClient
 from accounts.machines.models import ClientToken
 from accounts.oauth.models import Client
-from accounts.tokens import ClientAccessToken
+from accounts.tokens import ClientAccessToken, IssuedClientAccessToken
 
 
 def issue(
-    *, client: Client, scope: str | None, caller: Caller, now: datetime | None = None
+    *,
+    client: Client,
+    scope: str | None,
+    caller: Caller,
+    resource: str | None = None,
+    now: datetime | None = None,
 ) -> issuance.IssuedTokens:
-    """An access token of `client` for itself. Raises UnauthorizedClient for a public client
-    (RFC 6749 §4.4: confidential clients only) and InvalidScope for a scope it may not have."""
+    """An access token of `client` for itself: for the API `resource` (its `aud`) with the API
+    scopes asked for, or all the client may have of that API when it asks none. Raises
+    UnauthorizedClient for a public client (RFC 6749 §4.4: confidential clients only),
+    InvalidScope for a scope it may not have (an identity scope: there is no person),
+    InvalidTarget for an unknown resource."""
     now = now or clock.now()
     if not client.confidential:
         raise UnauthorizedClient("The client_credentials grant is for confidential clients.")
-    wanted = scope.split() if scope else []
-    if wanted:
-        raise InvalidScope(f"This client may not have the scope {wanted[0]!r}.")
+    personal = [name for name in (scope or "").split() if name in api_scopes.IDENTITY_SCOPES]
+    if personal:
+        raise InvalidScope(f"This client may not have the scope {personal[0]!r}.")
+    granted = api_scopes.resolve(client=client, scope=scope, resource=resource, all_when_none=True)
     issued = issuance.issue(
         subject=client.client_id,
         session=None,
         client_id=client.client_id,
-        scope=None,
-        scope_in_response=False,
+        scope=granted.scope or None,
+        scope_in_response=bool(granted.scope),
         now=now,
         not_after=now + timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME_SECONDS),
+        audience=api_scopes.audience(resource=granted.resource, scope=granted.scope),
     )
     claims = jwt.decode(issued.access_token, options={"verify_signature": False})  # signed just now
     ClientToken.objects.create(
         jti=claims["jti"],
         client=client,
-        scope="",
+        scope=granted.scope,
         issued_at=now,
         expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
     )
@@ -54,9 +65,9 @@ def issue(
 
 
 def parse(token: str) -> ClientAccessToken | None:
-    """`token` as a verified client's own access token, or None."""
+    """`token` as a verified client's own access token (for any audience), or None."""
     try:
-        return ClientAccessToken(token)
+        return IssuedClientAccessToken(token)
     except TokenError:
         return None
 

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.apis import scopes as api_scopes
 from accounts.errors import (
     AccessDenied,
     ConsentRequired,
     InvalidRequest,
-    InvalidScope,
     LoginRequired,
     OAuthError,
     UnauthorizedClient,
@@ -34,12 +34,8 @@ from accounts.oauth.models import AUTHORIZATION_CODE, Client, Consent
 from accounts.signin import methods
 from accounts.signin.state import SignedIn
 
-# Each scope a client may ask for, with the line the consent page shows for it.
-SCOPES = {
-    "openid": "Know who you are: a stable identifier of your account.",
-    "profile": "See your name and username.",
-    "email": "See your email address.",
-}
+# The identity scopes, with the line the consent page shows for each (an API's scopes are its own).
+SCOPES = api_scopes.IDENTITY_SCOPES
 PROMPTS = ("none", "login", "consent")
 MAX_AGE = re.compile(r"^[0-9]+$")
 # Beyond this (about 31 years) a max_age asks for no more than no max_age does.
@@ -57,6 +53,7 @@ PARAMETERS = (
     "max_age",
     "login_hint",
     "acr_values",
+    "resource",
 )
 # acr_values asking for a second factor (OpenID Connect Core §3.1.2.1; listed in discovery).
 MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
@@ -68,6 +65,7 @@ class AuthorizationRequest:
     redirect_uri: str
     state: str | None
     scope: str = ""
+    resource: str = ""  # an API's identifier (RFC 8707); "": this service's own audience
     code_challenge: str = ""
     nonce: str = ""
     prompts: frozenset[str] = frozenset()
@@ -142,10 +140,9 @@ def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> Authori
         raise InvalidRequest('The code_challenge_method must be "S256".')
     if not CODE_CHALLENGE.match(challenge):
         raise InvalidRequest("The code_challenge must be 43 base64url characters.")
-    scopes = (_single(values, "scope") or "").split()
-    unknown = [scope for scope in scopes if scope not in SCOPES]
-    if unknown:
-        raise InvalidScope(f"Unknown scope: {' '.join(unknown)}.")
+    requested = api_scopes.resolve(
+        client=target.client, scope=_single(values, "scope"), resource=_single(values, "resource")
+    )
     prompts = frozenset((_single(values, "prompt") or "").split())
     if not prompts <= set(PROMPTS) or ("none" in prompts and len(prompts) > 1):
         raise InvalidRequest("prompt is none, or any of login and consent.")
@@ -156,7 +153,8 @@ def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> Authori
         client=target.client,
         redirect_uri=target.redirect_uri,
         state=target.state,
-        scope=" ".join(dict.fromkeys(scopes)),
+        scope=requested.scope,
+        resource=requested.resource,
         code_challenge=challenge,
         nonce=_single(values, "nonce") or "",
         prompts=prompts,
@@ -244,13 +242,14 @@ def decide(
     elif needs_consent(request, user=user):
         if "none" in request.prompts:
             return Redirect(request.error_redirect(ConsentRequired("Consent is required.")))
-        return NeedsConsent(scopes=[(scope, SCOPES[scope]) for scope in request.scopes])
+        return NeedsConsent(scopes=api_scopes.describe(request.scope))
     code = codes.code_issue(
         client=request.client,
         user=user,
         redirect_uri=request.redirect_uri,
         code_challenge=request.code_challenge,
         scope=request.scope,
+        resource=request.resource,
         nonce=request.nonce,
         auth_time=auth_time,
         amr=signed_in.methods,

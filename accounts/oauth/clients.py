@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import audit
+from accounts.apis.models import ApiScope
 from accounts.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
 from accounts.keys import remote
 from accounts.oauth import assertions
@@ -54,6 +55,7 @@ class Registration:
     grant_types: tuple[str, ...] = (AUTHORIZATION_CODE, REFRESH_TOKEN)
     jwks: dict | None = None  # its public keys: private_key_jwt, no secret (confidential)
     jwks_uri: str = ""  # or where it publishes them
+    api_scopes: tuple[str, ...] = ()  # the scopes of APIs it may ask for (accounts.apis)
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -132,7 +134,8 @@ def register(registration: Registration) -> tuple[Client, str | None]:
         raise InvalidRegistration("a client needs a name")
     grant_types = tuple(dict.fromkeys(registration.grant_types))
     # A client with keys proves itself with them: it is confidential, without a secret.
-    confidential = registration.confidential or bool(registration.jwks or registration.jwks_uri)
+    has_keys = bool(registration.jwks or registration.jwks_uri)
+    confidential = registration.confidential or has_keys
     check_grant_types(grant_types, confidential=confidential)
     if AUTHORIZATION_CODE in grant_types and not registration.redirect_uris:
         raise InvalidRegistration("a client needs at least one redirect URI")
@@ -146,8 +149,12 @@ def register(registration: Registration) -> tuple[Client, str | None]:
     if not CLIENT_ID.match(client_id):
         raise InvalidRegistration(f"{client_id!r}: a client id is 1 to 64 of A-Z a-z 0-9 . _ ~ -")
     check_keys(registration.jwks, registration.jwks_uri)
-    has_keys = bool(registration.jwks or registration.jwks_uri)
     secret = secrets.token_urlsafe(32) if registration.confidential and not has_keys else None
+    wanted_scopes = list(dict.fromkeys(registration.api_scopes))
+    api_scopes = list(ApiScope.objects.filter(name__in=wanted_scopes))
+    unknown = sorted(set(wanted_scopes) - {scope.name for scope in api_scopes})
+    if unknown:
+        raise InvalidRegistration(f"{unknown[0]!r} is no API's scope (create_api registers them)")
     with transaction.atomic():
         if Client.objects.filter(pk=client_id).exists():
             raise InvalidRegistration(f"a client {client_id!r} exists already")
@@ -165,6 +172,7 @@ def register(registration: Registration) -> tuple[Client, str | None]:
             require_second_factor=registration.require_second_factor,
             grant_types=list(grant_types),
         )
+        client.api_scopes.set(api_scopes)
     return client, secret
 
 

@@ -21,7 +21,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts import audit, clock, services
 from accounts.callers import Caller
-from accounts.errors import InvalidGrant
+from accounts.errors import InvalidGrant, InvalidTarget
 from accounts.models import Session, User
 from accounts.oauth.models import AuthorizationCode, Client
 
@@ -38,6 +38,7 @@ def code_issue(
     scope: str,
     nonce: str,
     auth_time: datetime,
+    resource: str = "",
     amr: list[str] = (),
     now: datetime | None = None,
 ) -> str:
@@ -51,6 +52,7 @@ def code_issue(
         redirect_uri=redirect_uri,
         code_challenge=code_challenge,
         scope=scope,
+        resource=resource,
         nonce=nonce,
         auth_time=auth_time,
         amr=list(amr),
@@ -67,6 +69,7 @@ def code_exchange(
     redirect_uri: str,
     code_verifier: str,
     caller: Caller,
+    resource: str | None = None,
     now: datetime | None = None,
 ) -> services.IssuedTokens:
     """Exchange `code` for the first token pair of a new session of `client`.
@@ -89,6 +92,8 @@ def code_exchange(
         raise InvalidGrant("The redirect_uri is not the one of the authorization request.")
     if not proven:
         raise InvalidGrant("The code_verifier does not match the code_challenge.")
+    if resource is not None and resource != record.resource:  # RFC 8707 §2.2: the same one, if sent
+        raise InvalidTarget("The resource is not the one of the authorization request.")
     if not record.user.is_active:
         raise InvalidGrant("The user is disabled.")
     session_id = uuid.uuid4()
@@ -105,6 +110,7 @@ def code_exchange(
                 grant_type=Session.Grant.AUTHORIZATION_CODE,
                 client=client,
                 scope=record.scope,
+                resource=record.resource,
                 auth_time=record.auth_time,
                 amr=record.amr,
                 nonce=record.nonce,

@@ -27,4 +27,5 @@ class AuthorizationCodeGrant(Grant):
             redirect_uri=self.params["redirect_uri"],
             code_verifier=self.params["code_verifier"],
             caller=self.caller,
+            resource=self.resource,
         )

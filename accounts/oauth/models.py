@@ -43,7 +43,8 @@ class Client(models.Model):
     )
     grant_types = models.JSONField(
         default=default_grant_types,
-        help_text="The grants it may use: authorization_code, refresh_token, client_credentials.",
+        help_text="The grants it may use: authorization_code, refresh_token, client_credentials, "
+        "urn:ietf:params:oauth:grant-type:device_code.",
     )
     jwks = models.JSONField(
         "JWKS",
@@ -58,6 +59,13 @@ class Client(models.Model):
         blank=True,
         help_text="Where it publishes its public keys (https, http only on 127.0.0.1 or [::1]), "
         "instead of a JWKS here: it authenticates with private_key_jwt and has no secret.",
+    )
+    api_scopes = models.ManyToManyField(
+        "accounts.ApiScope",
+        blank=True,
+        related_name="clients",
+        verbose_name="API scopes",
+        help_text="The scopes of APIs it may ask for (with the API as resource); none: no API's.",
     )
     redirect_uris = models.JSONField(default=list, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True, help_text="Browser origins allowed by CORS.")
@@ -94,6 +102,7 @@ class AuthorizationCode(models.Model):
     redirect_uri = models.TextField()
     code_challenge = models.CharField(max_length=43)
     scope = models.CharField(max_length=200, blank=True)
+    resource = models.CharField(max_length=200, blank=True)  # an API's identifier (RFC 8707)
     nonce = models.CharField(max_length=512, blank=True)
     auth_time = models.DateTimeField(help_text="When the user signed in.")
     amr = models.JSONField(default=list, blank=True, help_text="How the user signed in (RFC 8176 names).")

@@ -10,14 +10,18 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import services
 from accounts.machines import tokens as client_tokens
-from accounts.tokens import AccessToken, RefreshToken
+from accounts.tokens import IssuedAccessToken, RefreshToken
 
 INACTIVE = {"active": False}
 
 
 def token_introspect(*, token: str, token_type_hint: str | None = None) -> dict:
     """The RFC 7662 answer for `token` (the hint only orders the attempts)."""
-    kinds = (RefreshToken, AccessToken) if token_type_hint == "refresh_token" else (AccessToken, RefreshToken)
+    kinds = (
+        (RefreshToken, IssuedAccessToken)
+        if token_type_hint == "refresh_token"
+        else (IssuedAccessToken, RefreshToken)
+    )
     for kind in kinds:
         try:
             parsed = kind(token)
@@ -26,7 +30,7 @@ def token_introspect(*, token: str, token_type_hint: str | None = None) -> dict:
         session = services.session_of_token(parsed)
         if session is None or not session.lets_tokens_in():
             return INACTIVE
-        if kind is AccessToken:
+        if kind is IssuedAccessToken:
             if session.user.get_username() != parsed["sub"]:
                 return INACTIVE
             answer = {"token_type": "access_token", "aud": parsed.payload.get("aud")}

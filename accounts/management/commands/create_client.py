@@ -34,6 +34,14 @@ class Command(BaseCommand):
             "or command-line tool, RFC 8628); default: authorization_code and refresh_token",
         )
         parser.add_argument(
+            "--scope",
+            action="append",
+            default=[],
+            dest="api_scopes",
+            metavar="NAME",
+            help="a scope of an API (create_api) it may ask for, with the API as resource (repeat for several)",
+        )
+        parser.add_argument(
             "--confidential",
             action="store_true",
             help="a server that keeps a secret: one is made and printed once (default: a public client, "
@@ -106,6 +114,7 @@ class Command(BaseCommand):
                     grant_types=tuple(options["grant_types"] or (AUTHORIZATION_CODE, REFRESH_TOKEN)),
                     jwks=jwks,
                     jwks_uri=options["jwks_uri"],
+                    api_scopes=tuple(options["api_scopes"]),
                 )
             )
         except InvalidRegistration as e:
