@@ -105,6 +105,7 @@ def oauth_client_factory(db):
         grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
         jwks: dict | None = None,
         jwks_uri: str = "",
+        api_scopes: tuple[str, ...] = (),
     ) -> RegisteredClient:
         client, secret = register(
             Registration(
@@ -117,6 +118,7 @@ def oauth_client_factory(db):
                 grant_types=tuple(grant_types),
                 jwks=jwks,
                 jwks_uri=jwks_uri,
+                api_scopes=tuple(api_scopes),
             )
         )
         return RegisteredClient(client=client, secret=secret)
