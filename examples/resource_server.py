@@ -23,6 +23,14 @@ Either way:
 
 GET /hello answers 200 {"hello": <username>} for a valid access token, 401 otherwise (503 when
 the introspection endpoint cannot be asked).
+
+As a registered API (`manage.py create_api https://orders.example.com --name Orders --scope
+"orders:read: Read your orders"`), it accepts only the tokens for it and with its scope:
+
+    python examples/resource_server.py ... --audience https://orders.example.com --scope orders:read
+
+A token for another audience is 401 (invalid_token); one without every --scope is 403 with
+`WWW-Authenticate: Bearer error="insufficient_scope", scope="orders:read"` (RFC 6750 §3.1).
 """
 
 import argparse
@@ -57,6 +65,23 @@ def verify_access_token(token: str, *, jwks_client: jwt.PyJWKClient, issuer: str
     )
     if claims.get("token_type") != "access":
         raise jwt.InvalidTokenError("not an access token (token_type)")
+    return claims
+
+
+class InsufficientScope(Exception):
+    """A valid token for this API, without a scope the API requires (403, RFC 6750 §3.1)."""
+
+
+def check_audience_and_scope(claims: dict, *, audience: str | None, scopes: list[str]) -> dict:
+    """`claims` (a token's, or an introspection answer) when its `aud` names `audience` (when
+    given) and its `scope` holds every one of `scopes`; raise jwt.InvalidAudienceError or
+    InsufficientScope otherwise."""
+    aud = claims.get("aud")
+    if audience is not None and aud != audience and not (isinstance(aud, list) and audience in aud):
+        raise jwt.InvalidAudienceError("the token is for another audience")
+    granted = str(claims.get("scope", "")).split()
+    if any(scope not in granted for scope in scopes):
+        raise InsufficientScope()
     return claims
 
 
@@ -97,9 +122,10 @@ class Introspector:
         return answer
 
 
-def make_handler(verify: Callable[[str], dict]) -> type[BaseHTTPRequestHandler]:
+def make_handler(verify: Callable[[str], dict], *, scopes: list[str] = ()) -> type[BaseHTTPRequestHandler]:
     """The request handler of /hello; `verify(token)` returns the claims of a valid access token
-    (`sub` is the username) or raises jwt.PyJWTError, or IntrospectionUnavailable."""
+    (`sub` is the username) or raises jwt.PyJWTError, InsufficientScope (naming `scopes` in the
+    challenge), or IntrospectionUnavailable."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -112,6 +138,8 @@ def make_handler(verify: Callable[[str], dict]) -> type[BaseHTTPRequestHandler]:
                 claims = verify(token.strip())
             except jwt.PyJWTError as e:  # every PyJWT failure, JWKS fetching included
                 return self.reply(401, {"detail": f"Invalid token: {e}"})
+            except InsufficientScope:
+                return self.reply(403, {"detail": f"This API needs the scope {' '.join(scopes)}."})
             except IntrospectionUnavailable:  # fail closed, but say it is not the token's fault
                 return self.reply(503, {"detail": "The token service could not be asked."})
             return self.reply(200, {"hello": claims["sub"]})
@@ -123,6 +151,9 @@ def make_handler(verify: Callable[[str], dict]) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Bearer error="invalid_token"')
+            if status == 403:
+                challenge = f'Bearer error="insufficient_scope", scope="{" ".join(scopes)}"'
+                self.send_header("WWW-Authenticate", challenge)
             self.end_headers()
             self.wfile.write(data)
 
@@ -150,6 +181,17 @@ def main() -> None:
     )
     parser.add_argument("--client-id", help="introspection mode: this resource server's client_id")
     parser.add_argument("--client-secret", help="introspection mode: its client_secret")
+    parser.add_argument(
+        "--audience", help="this API's identifier: only tokens whose aud names it are accepted (else any)"
+    )
+    parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        dest="scopes",
+        metavar="NAME",
+        help="a scope every token must hold (repeat for several): 403 insufficient_scope otherwise",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument(
@@ -165,7 +207,12 @@ def main() -> None:
         introspector = Introspector(
             args.introspect, client_id=args.client_id, client_secret=args.client_secret, issuer=args.issuer
         )
-        verify = introspector.verify_access_token
+
+        def verify(token: str) -> dict:
+            return check_audience_and_scope(
+                introspector.verify_access_token(token), audience=args.audience, scopes=args.scopes
+            )
+
         mode_name = "introspection"
     else:
         if not args.issuer:
@@ -173,10 +220,11 @@ def main() -> None:
         jwks_client = jwt.PyJWKClient(args.jwks_url, cache_keys=True, lifespan=args.jwks_cache_seconds)
 
         def verify(token: str) -> dict:
-            return verify_access_token(token, jwks_client=jwks_client, issuer=args.issuer)
+            claims = verify_access_token(token, jwks_client=jwks_client, issuer=args.issuer)
+            return check_audience_and_scope(claims, audience=args.audience, scopes=args.scopes)
 
         mode_name = "JWKS"
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(verify))
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(verify, scopes=args.scopes))
     print(f"resource server on http://{args.host}:{args.port}/hello ({mode_name} mode)", flush=True)
     server.serve_forever()
 

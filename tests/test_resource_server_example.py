@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts.apis import scopes as api_scopes
 from accounts.models import SigningKey
 from accounts.oauth.clients import Registration, register
 from tests.conftest import LIVE_ISSUER, free_port, other_process_environment
@@ -208,3 +209,75 @@ def test_introspection_mode_answers_503_never_200_when_the_service_cannot_be_ask
     example = start_example("--introspect", unreachable, "--client-id", "hello-api", "--client-secret", "s")
 
     assert get(f"{example}/hello", "any-token")[0] == 503
+
+
+def test_as_a_registered_api_it_takes_only_tokens_for_it_with_its_scope(live_service, start_example):
+    """--audience and --scope, in both modes: a service's token for the API with the scope opens
+    /hello; one for the API without it is 403 insufficient_scope; one for this service is 401."""
+    service = live_service()
+    api_scopes.create_api(
+        identifier="https://orders.example.com",
+        name="Orders",
+        scopes=[("orders:read", "Read orders"), ("orders:write", "Write orders")],
+    )
+    secrets = {}
+    for client_id, allowed in (("reader", ("orders:read",)), ("writer", ("orders:write",))):
+        _, secrets[client_id] = register(
+            Registration(
+                name=client_id,
+                client_id=client_id,
+                confidential=True,
+                redirect_uris=(),
+                grant_types=("client_credentials",),
+                api_scopes=allowed,
+            )
+        )
+    _, api_secret = register(
+        Registration(
+            name="Orders API",
+            client_id="orders-api",
+            confidential=True,
+            redirect_uris=("https://o.example/cb",),
+        )
+    )
+    api = ("--audience", "https://orders.example.com", "--scope", "orders:read")
+    modes = [
+        start_example("--jwks-url", f"{service}/.well-known/jwks.json", "--issuer", LIVE_ISSUER, *api),
+        start_example(
+            *(
+                "--introspect",
+                f"{service}/introspect",
+                "--client-id",
+                "orders-api",
+                "--client-secret",
+                api_secret,
+            ),
+            *api,
+        ),
+    ]
+
+    def token(client_id: str, **extra) -> str:
+        fields = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secrets[client_id],
+            **extra,
+        }
+        data = urllib.parse.urlencode(fields).encode()
+        with urllib.request.urlopen(f"{service}/token", data=data, timeout=10) as response:
+            return json.load(response)["access_token"]
+
+    reader = token("reader", resource="https://orders.example.com")
+    writer = token("writer", resource="https://orders.example.com")
+    own = token("reader")  # this service's audience, no scope
+    for example in modes:
+        assert get(f"{example}/hello", reader) == (200, {"hello": "reader"})
+        request = urllib.request.Request(f"{example}/hello", headers={"Authorization": f"Bearer {writer}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+        assert (
+            refused.value.headers["WWW-Authenticate"]
+            == 'Bearer error="insufficient_scope", scope="orders:read"'
+        )
+        assert get(f"{example}/hello", own)[0] == 401
