@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from jwt.algorithms import RSAAlgorithm
 
+from accounts.apis import scopes as api_scopes
 from accounts.machines.models import ClientToken
 from tests.conftest import free_port
 from tests.documents import DocumentServer
@@ -436,4 +437,61 @@ def test_authlib_authenticates_with_private_key_jwt_and_keys_at_a_jwks_uri(disco
             jti=jwt.decode(token["access_token"], options={"verify_signature": False})["jti"]
         ).revoked_at
         is not None
+    )
+
+
+def test_authlib_asks_for_an_api_with_resource_and_its_scope(
+    discovery, oauth_client_factory, live_user, password
+):
+    """RFC 8707 with a stock client: Authlib passes `resource` through to /authorize and /token
+    (as extra parameters); the consent page names the API's scope; the token's aud is the API.
+    The same for a service's own token (client credentials)."""
+    api_scopes.create_api(
+        identifier="https://orders.example.com", name="Orders", scopes=[("orders:read", "Read your orders")]
+    )
+    app = oauth_client_factory(
+        name="Shop app", redirect_uris=(REGISTERED_REDIRECT_URI,), api_scopes=("orders:read",)
+    )
+    redirect_uri = loopback_redirect_uri()
+    session = OAuth2Session(
+        client_id=app.client_id,
+        token_endpoint_auth_method="none",
+        scope="openid orders:read",
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+    )
+    verifier = generate_token(48)
+    url, state = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, resource="https://orders.example.com"
+    )
+    visit = sign_in_and_consent(
+        requests.Session(), url, redirect_uri=redirect_uri, username=live_user.username, password=password
+    )
+    assert "Read your orders (Orders)" in visit.html["consent"]
+    token = session.fetch_token(
+        discovery["token_endpoint"],
+        authorization_response=visit.callback,
+        state=state,
+        code_verifier=verifier,
+        resource="https://orders.example.com",
+    )
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == ["https://orders.example.com", discovery["issuer"]]
+    assert claims["scope"] == "openid orders:read"
+
+    machine = oauth_client_factory(
+        name="Warehouse",
+        confidential=True,
+        redirect_uris=(),
+        grant_types=("client_credentials",),
+        api_scopes=("orders:read",),
+    )
+    service = OAuth2Session(client_id=machine.client_id, client_secret=machine.secret)
+    own = service.fetch_token(
+        discovery["token_endpoint"], grant_type="client_credentials", resource="https://orders.example.com"
+    )
+    assert own["scope"] == "orders:read"
+    assert (
+        jwt.decode(own["access_token"], options={"verify_signature": False})["aud"]
+        == "https://orders.example.com"
     )
