@@ -109,3 +109,24 @@ def test_the_readme_device_walkthrough_behaves_as_written(live_service, server_p
     assert tv.returncode == 0, err
     assert [line.strip() for line in out.splitlines() if line.strip()] == ["openid profile", "johndoe"]
     assert DeviceAuthorization.objects.get().status == "exchanged"
+
+
+API_SECTION = "### An API and a service's token for it, with curl"
+
+
+def test_the_readme_api_walkthrough_behaves_as_written(live_service):
+    base_url = live_service()
+
+    result = run_readme_shell(readme_section_script(API_SECTION, base_url))
+
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    assert lines == [
+        "[{name: orders:read, description: Read your orders}, "
+        "{name: orders:write, description: Place and cancel orders}]",
+        "orders:read",
+        "https://orders.example.com",
+        "invalid_scope",
+        "[openid, profile, email, orders:read, orders:write]",
+    ]
+    assert ClientToken.objects.get(client_id="reports").scope == "orders:read"
