@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import transaction
 
 from accounts.apis.models import Api, ApiScope
 from accounts.errors import InvalidScope, InvalidTarget
@@ -89,9 +90,10 @@ def is_audience(aud: object, *, resource: str) -> bool:
 def describe(scope: str) -> list[tuple[str, str]]:
     """(scope, the consent page's line) for each scope of `scope`."""
     names = scope.split()
+    of_apis = [name for name in names if name not in IDENTITY_SCOPES]
     lines = {
         row.name: f"{row.description} ({row.api.name})"
-        for row in ApiScope.objects.select_related("api").filter(name__in=names)
+        for row in (ApiScope.objects.select_related("api").filter(name__in=of_apis) if of_apis else ())
     }
     return [(name, IDENTITY_SCOPES.get(name) or lines.get(name, name)) for name in names]
 
@@ -137,8 +139,6 @@ def parse_scope_argument(argument: str) -> tuple[str, str]:
 
 def create_api(*, identifier: str, name: str, scopes: list[tuple[str, str]]) -> Api:
     """Register an API and its scopes, or raise InvalidApi."""
-    from django.db import transaction
-
     check_identifier(identifier)
     if not name.strip():
         raise InvalidApi("an API needs a name")

@@ -218,6 +218,27 @@ def test_the_admin_registers_an_api_with_its_scopes(oauth_admin_client):
     assert Api.objects.count() == 1
 
 
+def test_the_admin_allows_a_client_an_apis_scopes(oauth_admin_client, orders_api):
+    read = ApiScope.objects.get(name="orders:read")
+
+    response = oauth_admin_client.post(
+        "/admin/accounts/client/add/",
+        {
+            "name": "Reports",
+            "confidential": "on",
+            "is_active": "on",
+            "grant_types_choice": [CC],
+            "api_scopes": [read.pk],
+            "redirect_uris_text": "",
+            "allowed_origins_text": "",
+            "post_logout_redirect_uris_text": "",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.FOUND, response.content
+    assert list(Client.objects.get(name="Reports").api_scopes.all()) == [read]
+
+
 # --- /authorize and the code grant ------------------------------------------------------------
 
 
