@@ -12,6 +12,7 @@ goes through `_revoke`, which writes its audit event.
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -159,6 +160,18 @@ def session_start(
             user=user.pk,
         )
     return issued
+
+
+def session_start_once(claim: Callable[[uuid.UUID], int], **session) -> IssuedTokens | None:
+    """`session_start(**session)` only when `claim(session_id)`, a conditional UPDATE that spends
+    a one-time grant (a code, a device code) and names the session it starts, matched its row;
+    both in one transaction (the foreign key is checked at commit). None when it did not: of
+    concurrent requests spending one grant, one starts the session."""
+    session_id = uuid.uuid4()
+    with transaction.atomic():
+        if not claim(session_id):
+            return None
+        return session_start(session_id=session_id, **session)
 
 
 def refresh_token_rotate(

@@ -103,19 +103,29 @@ class AccessToken(SessionToken):
         # Every token this service issues names its audience (RFC 9068 §2.2); one without `aud`,
         # or for another audience, is refused.
         audience = self.payload.get("aud")
-        if self.any_audience:
-            return
-        if audience != settings.ACCESS_TOKEN_AUDIENCE and not (
+        if audience == settings.ACCESS_TOKEN_AUDIENCE or (
             isinstance(audience, list) and settings.ACCESS_TOKEN_AUDIENCE in audience
         ):
+            return
+        if not (self.any_audience and _registered_apis(audience)):
             raise TokenError("Token is for another audience")
 
     def get_token_backend(self) -> signing.TypedTokenBackend:
         return signing.access_token_backend()
 
 
+def _registered_apis(audience: object) -> bool:
+    """Whether `audience` (a token's `aud`) names registered APIs only (accounts.apis)."""
+    from accounts.apis.models import Api
+
+    names = [audience] if isinstance(audience, str) else audience
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        return False
+    return Api.objects.filter(identifier__in=set(names)).count() == len(set(names))
+
+
 class IssuedAccessToken(AccessToken):
-    """An access token this service issued, whatever its audience (an API's, accounts.apis):
+    """An access token this service issued for itself or for a registered API (accounts.apis):
     what revocation and introspection read. Only this service's own audience opens its endpoints
     (AccessToken)."""
 
@@ -135,7 +145,8 @@ class ClientAccessToken(AccessToken):
 
 
 class IssuedClientAccessToken(ClientAccessToken):
-    """A client's own access token, whatever its audience: what revocation and introspection read."""
+    """A client's own access token, for this service or a registered API: what revocation and
+    introspection read."""
 
     any_audience = True
 

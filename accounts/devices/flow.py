@@ -19,7 +19,6 @@
 import hashlib
 import re
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -176,25 +175,21 @@ def poll(
         raise InvalidGrant("The device_code was already used.")
     if not record.user.is_active:
         raise InvalidGrant("The user is disabled.")
-    session_id = uuid.uuid4()
-    with transaction.atomic():
-        won = DeviceAuthorization.objects.filter(
+    issued = services.session_start_once(
+        lambda session_id: DeviceAuthorization.objects.filter(
             pk=record.pk, status=DeviceAuthorization.Status.APPROVED
-        ).update(status=DeviceAuthorization.Status.EXCHANGED, session_id=session_id)
-        if won:
-            issued = services.session_start(
-                user=record.user,
-                caller=caller,
-                grant_type=Session.Grant.DEVICE_CODE,
-                client=client,
-                scope=record.scope,
-                resource=record.resource,
-                auth_time=record.auth_time,
-                amr=record.amr,
-                session_id=session_id,
-                now=now,
-            )
-    if not won:  # a concurrent poll exchanged it first
+        ).update(status=DeviceAuthorization.Status.EXCHANGED, session_id=session_id),
+        user=record.user,
+        caller=caller,
+        grant_type=Session.Grant.DEVICE_CODE,
+        client=client,
+        scope=record.scope,
+        resource=record.resource,
+        auth_time=record.auth_time,
+        amr=record.amr,
+        now=now,
+    )
+    if issued is None:  # a concurrent poll exchanged it first
         raise InvalidGrant("The device_code was already used.")
     audit.event("device code exchanged", user=record.user_id, ip=caller.ip_address, sid=issued.session.pk)
     return issued

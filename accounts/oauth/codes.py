@@ -12,11 +12,9 @@ import base64
 import hashlib
 import re
 import secrets
-import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils.crypto import constant_time_compare
 
 from accounts import audit, clock, services
@@ -96,28 +94,24 @@ def code_exchange(
         raise InvalidTarget("The resource is not the one of the authorization request.")
     if not record.user.is_active:
         raise InvalidGrant("The user is disabled.")
-    session_id = uuid.uuid4()
-    with transaction.atomic():
-        # The decision: one conditional UPDATE, which also names the session the exchange starts
-        # (the foreign key is checked at commit). Of concurrent exchanges, one matches the row.
-        won = AuthorizationCode.objects.filter(code_hash=code_hash, exchanged_at__isnull=True).update(
-            exchanged_at=now, session_id=session_id
-        )
-        if won:
-            issued = services.session_start(
-                user=record.user,
-                caller=caller,
-                grant_type=Session.Grant.AUTHORIZATION_CODE,
-                client=client,
-                scope=record.scope,
-                resource=record.resource,
-                auth_time=record.auth_time,
-                amr=record.amr,
-                nonce=record.nonce,
-                session_id=session_id,
-                now=now,
-            )
-    if not won:  # another request exchanged it first (and has committed): this one is a replay
+    # The decision: one conditional UPDATE, which also names the session the exchange starts.
+    # Of concurrent exchanges, one matches the row.
+    issued = services.session_start_once(
+        lambda session_id: AuthorizationCode.objects.filter(
+            code_hash=code_hash, exchanged_at__isnull=True
+        ).update(exchanged_at=now, session_id=session_id),
+        user=record.user,
+        caller=caller,
+        grant_type=Session.Grant.AUTHORIZATION_CODE,
+        client=client,
+        scope=record.scope,
+        resource=record.resource,
+        auth_time=record.auth_time,
+        amr=record.amr,
+        nonce=record.nonce,
+        now=now,
+    )
+    if issued is None:  # another request exchanged it first (and has committed): this one is a replay
         _replayed(AuthorizationCode.objects.get(code_hash=code_hash), proven=True, now=now)
     audit.event("code exchanged", user=record.user_id, ip=caller.ip_address, sid=issued.session.pk)
     return issued
