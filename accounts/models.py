@@ -343,7 +343,7 @@ from accounts.devices.models import DeviceAuthorization  # noqa: E402
 from accounts.federation.models import ExchangedIdToken, LinkedIdentity  # noqa: E402
 from accounts.machines.models import ClientToken  # noqa: E402
 from accounts.mfa.models import Passkey, RecoveryCode, TotpDevice  # noqa: E402
-from accounts.oauth.models import AuthorizationCode, Client, Consent  # noqa: E402
+from accounts.oauth.models import AuthorizationCode, Client, Consent, PushedRequest  # noqa: E402
 
 __all__ = [
     "Api",
@@ -356,6 +356,7 @@ __all__ = [
     "ExchangedIdToken",
     "LinkedIdentity",
     "Passkey",
+    "PushedRequest",
     "RecoveryCode",
     "RefreshTokenRecord",
     "Session",

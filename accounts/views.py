@@ -279,6 +279,8 @@ def authorization_server_metadata() -> dict:
         "scopes_supported": api_scopes.supported(),
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        "pushed_authorization_request_endpoint": f"{base}/par",
+        "require_pushed_authorization_requests": settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS,
         "userinfo_endpoint": f"{base}/userinfo",
         "introspection_endpoint": f"{base}/introspect",
         "introspection_endpoint_auth_methods_supported": confidential_auth_methods,

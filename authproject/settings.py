@@ -269,6 +269,10 @@ TOKEN_ISSUER = os.environ.get("TOKEN_ISSUER", "").strip() or "http://127.0.0.1:8
 ACCESS_TOKEN_AUDIENCE = os.environ.get("ACCESS_TOKEN_AUDIENCE", "").strip() or TOKEN_ISSUER
 # How long an authorization code of /authorize may wait for its exchange.
 AUTHORIZATION_CODE_LIFETIME_SECONDS = env_int("AUTHORIZATION_CODE_LIFETIME_SECONDS", 60, minimum=1)
+# Pushed authorization requests (RFC 9126): how long a request_uri of POST /par may wait for
+# /authorize, and whether every client must push its requests (a client may be required alone).
+PUSHED_REQUEST_LIFETIME_SECONDS = env_int("PUSHED_REQUEST_LIFETIME_SECONDS", 60, minimum=1)
+REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = env_bool("REQUIRE_PUSHED_AUTHORIZATION_REQUESTS", False)
 # Device authorization (RFC 8628): how long a device code waits for its user, and the seconds a
 # device waits between polls of /token (slow_down adds 5 each time it polls sooner).
 DEVICE_CODE_LIFETIME_SECONDS = env_int("DEVICE_CODE_LIFETIME_SECONDS", 600, minimum=1)

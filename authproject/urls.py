@@ -10,6 +10,7 @@ from accounts import views
 from accounts.devices import views as device_views
 from accounts.federation import views as federation_views
 from accounts.mfa import views as mfa_views
+from accounts.oauth import endpoints as oauth_endpoints
 from accounts.oauth import views as oauth_views
 from accounts.oidc import views as oidc_views
 from accounts.selfservice import views as selfservice_views
@@ -33,6 +34,7 @@ urlpatterns = [
     ),
     re_path(r"^login/google/link/?$", federation_views.LinkView.as_view(), name="login-google-link"),
     re_path(r"^authorize/?$", oauth_views.AuthorizeView.as_view(), name="authorize"),
+    re_path(r"^par/?$", oauth_endpoints.PushedAuthorizationView.as_view(), name="par"),
     re_path(r"^token/?$", views.TokenView.as_view(), name="token"),
     re_path(
         r"^device_authorization/?$",

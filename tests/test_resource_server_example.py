@@ -179,7 +179,8 @@ def test_introspection_mode_refuses_a_revoked_token_at_once_while_jwks_mode_acce
     )
     introspecting = start_example(
         *("--introspect", f"{service}/introspect", "--issuer", LIVE_ISSUER),
-        *("--client-id", "hello-api", "--client-secret", secret),
+        # "=": a secret may begin with "-", which argparse would take for an option.
+        *("--client-id", "hello-api", f"--client-secret={secret}"),
     )
     verifying = start_example("--jwks-url", f"{service}/.well-known/jwks.json", "--issuer", LIVE_ISSUER)
     data = urllib.parse.urlencode({"username": live_user.username, "password": password}).encode()
@@ -249,8 +250,7 @@ def test_as_a_registered_api_it_takes_only_tokens_for_it_with_its_scope(live_ser
                 f"{service}/introspect",
                 "--client-id",
                 "orders-api",
-                "--client-secret",
-                api_secret,
+                f"--client-secret={api_secret}",
             ),
             *api,
         ),

@@ -122,10 +122,15 @@ def redirect_target(values: dict[str, list[str]]) -> AuthorizationRequest:
     return AuthorizationRequest(client=client, redirect_uri=redirect_uris[0], state=_single(values, "state"))
 
 
-def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> AuthorizationRequest:
+def parse(
+    values: dict[str, list[str]], target: AuthorizationRequest, *, pushed: bool = False
+) -> AuthorizationRequest:
     """Check the rest of the parameters (name -> every value sent) of a request whose
-    `redirect_target` is `target`. Raises the OAuth error (InvalidRequest, InvalidScope,
-    UnsupportedResponseType, UnauthorizedClient) that goes back to the redirect_uri."""
+    `redirect_target` is `target` (`pushed`: through POST /par). Raises the OAuth error
+    (InvalidRequest, InvalidScope, UnsupportedResponseType, UnauthorizedClient) that goes back to
+    the redirect_uri."""
+    if not pushed and pushed_required(target.client):
+        raise InvalidRequest("This client must push its authorization requests to /par first (RFC 9126).")
     if _single(values, "response_type") != "code":
         raise UnsupportedResponseType('The only response_type is "code".')
     if not target.client.may_use(AUTHORIZATION_CODE):
@@ -162,6 +167,11 @@ def parse(values: dict[str, list[str]], target: AuthorizationRequest) -> Authori
         login_hint=_single(values, "login_hint"),
         wants_mfa=MFA_ACR in (_single(values, "acr_values") or "").split(),
     )
+
+
+def pushed_required(client: Client) -> bool:
+    """Whether `client` may send its authorization requests only through POST /par (RFC 9126)."""
+    return settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS or client.require_pushed_authorization_requests
 
 
 def _single(values: dict[str, list[str]], name: str) -> str | None:

@@ -41,6 +41,12 @@ class Client(models.Model):
         help_text="Its users sign in with a second factor (acr multi-factor); a user without one "
         "is refused (access_denied) until they set one up at /account/security.",
     )
+    require_pushed_authorization_requests = models.BooleanField(
+        "requires pushed authorization requests",
+        default=False,
+        help_text="Its authorization requests must come through POST /par (RFC 9126): /authorize "
+        "refuses one sent directly.",
+    )
     grant_types = models.JSONField(
         default=default_grant_types,
         help_text="The grants it may use: authorization_code, refresh_token, client_credentials, "
@@ -124,6 +130,25 @@ class AuthorizationCode(models.Model):
 
     def __str__(self) -> str:
         return f"code {self.code_hash[:8]}… of {self.client_id}"
+
+
+class PushedRequest(models.Model):
+    """An authorization request pushed to POST /par (RFC 9126): kept as its request_uri's
+    SHA-256, used by /authorize once (`used_at`, a conditional UPDATE), within its lifetime."""
+
+    uri_hash = models.CharField(primary_key=True, max_length=64)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="pushed_requests")
+    parameters = models.JSONField(help_text="The request's parameters, each name to its list of values.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "accounts"
+        indexes = [models.Index(fields=["expires_at"], name="accounts_pushed_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"pushed request {self.uri_hash[:8]}… of {self.client_id}"
 
 
 class Consent(models.Model):

@@ -8,6 +8,7 @@ checked for CSRF. Every page is no-store, and no page can be framed (X-Frame-Opt
 frame-ancestors, set for the whole site).
 """
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
@@ -20,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts import clock
 from accounts.errors import OAuthError, UntrustedRedirect
-from accounts.oauth import authorize, clients
+from accounts.oauth import authorize, clients, pushed
 from accounts.responses import SeeOther
 from accounts.signin import methods, pages, state
 
@@ -55,14 +56,18 @@ class AuthorizeView(View):
         return self.handle(request, values)
 
     def handle(self, request: HttpRequest, values: dict, *, submitted: bool = False) -> HttpResponse:
+        pushed_at = None  # a pushed request's (RFC 9126): when this browser took it up
         try:
-            target = authorize.redirect_target(values)
+            parameters = values
+            if any(value.strip() for value in values.get("request_uri", [])):
+                parameters, pushed_at = pushed_request(request, values)
+            target = authorize.redirect_target(parameters)
         except UntrustedRedirect as e:
             return render(
                 request, "oauth/error.html", {"description": e.description}, status=HTTPStatus.BAD_REQUEST
             )
         try:
-            authz = authorize.parse(values, target)
+            authz = authorize.parse(parameters, target, pushed=pushed_at is not None)
         except OAuthError as e:
             return SeeOtherToClient(target.error_redirect(e))
         now = clock.now()
@@ -71,7 +76,10 @@ class AuthorizeView(View):
         ]
         signed_in, just_signed_in = state.signed_in(request), False
         if submitted and "switch" in values:  # "Not you?" on the consent page: sign out, sign in again
+            kept = request.session.get(PUSHED_REQUESTS)
             state.sign_out(request)
+            if kept:  # the pushed request stays this browser's
+                request.session[PUSHED_REQUESTS] = kept
             signed_in = None
         if submitted and "username" in values:
             form = methods.PasswordForm(request, data=request.POST)
@@ -85,6 +93,8 @@ class AuthorizeView(View):
             if signed_in is None:  # the second factor first, then this request
                 return SeeOther(state.SECOND_STEP_PATH)
             just_signed_in = True
+        if pushed_at is not None and signed_in is not None and signed_in.auth_time >= pushed_at:
+            just_signed_in = True  # signed in since the request began (another way in, a second step)
         answer = next((name for name in ("deny", "allow") if submitted and name in values), None)
         decision = authorize.decide(
             authz, signed_in=signed_in, just_signed_in=just_signed_in, answer=answer, now=now
@@ -104,6 +114,12 @@ class AuthorizeView(View):
                     "user": signed_in.user,
                 },
             )
+        if pushed_at is not None:  # answered: the pushed request is spent for this browser too
+            request.session[PUSHED_REQUESTS] = {
+                key: kept
+                for key, kept in request.session.get(PUSHED_REQUESTS, {}).items()
+                if key != pushed.uri_hash(values["request_uri"][0].strip())
+            }
         return SeeOtherToClient(decision.location)
 
     @staticmethod
@@ -118,6 +134,30 @@ class AuthorizeView(View):
             max_age=0 if "login" in authz.prompts else authz.max_age,
             client=authz.client,
         )
+
+
+PUSHED_REQUESTS = "accounts.oauth.pushed"  # the browser session's pushed requests, by request_uri hash
+
+
+def pushed_request(request: HttpRequest, values: dict) -> tuple[dict, datetime]:
+    """The parameters of the pushed request that `values` names (request_uri, client_id), and
+    when this browser took it up: from its own session, or spent now (accounts.oauth.pushed.bind).
+    Raises UntrustedRedirect for one that cannot be used."""
+    uris = [value.strip() for value in values.get("request_uri", []) if value.strip()]
+    if len(uris) > 1:
+        raise UntrustedRedirect("The parameter 'request_uri' was sent more than once.")
+    client_id = next((value for value in values.get("client_id", []) if value.strip()), None)
+    key = pushed.uri_hash(uris[0])
+    kept = request.session.get(PUSHED_REQUESTS, {}).get(key)
+    if kept is not None and kept["client_id"] == client_id:
+        return kept["parameters"], datetime.fromtimestamp(kept["taken_at"], tz=UTC)
+    now = clock.now()
+    parameters = pushed.bind(request_uri=uris[0], client_id=client_id, now=now)
+    request.session[PUSHED_REQUESTS] = {
+        **request.session.get(PUSHED_REQUESTS, {}),
+        key: {"parameters": parameters, "client_id": client_id, "taken_at": int(now.timestamp())},
+    }
+    return parameters, now.replace(microsecond=0)
 
 
 def signed_in_parameters(authz: authorize.AuthorizationRequest, hidden: list) -> list[tuple[str, str]]:

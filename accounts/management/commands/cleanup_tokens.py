@@ -21,7 +21,7 @@ from accounts.devices import flow as device_flow
 from accounts.federation import exchange
 from accounts.keys import lifecycle
 from accounts.machines import tokens as client_tokens
-from accounts.oauth import codes
+from accounts.oauth import codes, pushed
 from accounts.throttling import counters, policy
 
 BATCH = 1000
@@ -31,7 +31,7 @@ class Command(BaseCommand):
     help = (
         "Delete ended sessions, spent refresh token records, old throttle counters, expired signing keys "
         "expired authorization codes, the records of exchanged ID tokens and of client credentials tokens "
-        "past their expiry, and expired device authorizations."
+        "past their expiry, expired device authorizations and pushed authorization requests."
     )
 
     def handle(self, *args, **options) -> None:
@@ -45,11 +45,12 @@ class Command(BaseCommand):
         exchanged = exchange.delete_expired(now=now)
         client_expired = client_tokens.delete_expired(now=now)
         devices = device_flow.delete_expired(now=now)
+        pushed_requests = pushed.delete_expired(now=now)
         self.stdout.write(
             f"Deleted {expired['records']} expired refresh token record(s) and with them "
             f"{expired['sessions']} ended session(s), {spent} spent "
             f"record(s), {old_counters} old throttle counter(s), {keys} expired signing key(s) and "
             f"{expired_codes} expired authorization code(s), {exchanged} expired exchanged ID token record(s) "
             f"{client_expired} expired client credentials token record(s) "
-            f"and {devices} expired device authorization(s)."
+            f"{devices} expired device authorization(s) and {pushed_requests} expired pushed request(s)."
         )
