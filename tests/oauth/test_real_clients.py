@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http import HTTPStatus
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit
 
 import jwt
 import pytest
@@ -495,3 +495,43 @@ def test_authlib_asks_for_an_api_with_resource_and_its_scope(
         jwt.decode(own["access_token"], options={"verify_signature": False})["aud"]
         == "https://orders.example.com"
     )
+
+
+@pytest.mark.parametrize("auth_method", ["none", "client_secret_basic"])
+def test_authlib_pushes_its_request_then_signs_in_with_the_request_uri(
+    discovery, loopback_client, live_user, password, auth_method
+):
+    """RFC 9126 with a stock client: Authlib has no PAR helper, so the application posts the
+    request Authlib prepares (create_authorization_url's parameters) to the discovery document's
+    pushed_authorization_request_endpoint with the session's own client authentication, sends the
+    browser to /authorize with client_id and request_uri alone, and exchanges the code as usual."""
+    client = loopback_client(confidential=auth_method != "none", first_party=False)
+    redirect_uri = loopback_redirect_uri()
+    session = oauth_session(client, auth_method, redirect_uri)
+    verifier = generate_token(48)
+    prepared, state = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier
+    )
+    request = dict(parse_qsl(urlsplit(prepared).query))
+    auth = (client.client_id, client.secret) if client.secret else None
+
+    pushed = requests.post(
+        discovery["pushed_authorization_request_endpoint"], data=request, auth=auth, timeout=10
+    )
+
+    assert pushed.status_code == HTTPStatus.CREATED, pushed.text
+    url = f"{discovery['authorization_endpoint']}?" + urlencode(
+        {"client_id": client.client_id, "request_uri": pushed.json()["request_uri"]}
+    )
+    visit = sign_in_and_consent(
+        requests.Session(), url, redirect_uri=redirect_uri, username=live_user.username, password=password
+    )
+    assert visit.pages == ["sign-in", "consent"]
+    token = session.fetch_token(
+        discovery["token_endpoint"],
+        authorization_response=visit.callback,
+        state=state,
+        code_verifier=verifier,
+    )
+    assert token["scope"] == SCOPE
+    assert token["refresh_token"]
