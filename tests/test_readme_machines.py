@@ -1,5 +1,5 @@
-"""The README's walk-throughs of machines and devices (client credentials, private_key_jwt, the
-device flow), run as written against a live server."""
+"""The README's walk-throughs of machines, devices, APIs and pushed requests (client credentials,
+private_key_jwt, the device flow, an API's token, PAR), run as written against a live server."""
 
 import re
 import subprocess
@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from accounts.devices.models import DeviceAuthorization
 from accounts.machines.models import ClientToken
-from accounts.models import Client
+from accounts.models import Client, PushedRequest
 from tests.conftest import free_port, other_process_environment
 from tests.helpers import readme_section_script, run_readme_shell
 
@@ -130,3 +130,17 @@ def test_the_readme_api_walkthrough_behaves_as_written(live_service):
         "[openid, profile, email, orders:read, orders:write]",
     ]
     assert ClientToken.objects.get(client_id="reports").scope == "orders:read"
+
+
+PAR_SECTION = "### A pushed request with curl"
+
+
+def test_the_readme_pushed_request_walkthrough_behaves_as_written(live_service):
+    base_url = live_service()
+
+    result = run_readme_shell(readme_section_script(PAR_SECTION, base_url))
+
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    assert lines == ["60", "200", "invalid_request"]
+    assert PushedRequest.objects.get().used_at is not None
