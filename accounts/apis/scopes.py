@@ -31,6 +31,7 @@ IDENTITY_SCOPES = {
 }
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")
+MAX_SCOPE_LENGTH = 200  # what a session, a code or a client's token keeps of it
 
 
 class InvalidApi(ValueError):
@@ -50,6 +51,12 @@ def resolve(*, client, scope: str | None, resource: str | None, all_when_none: b
     that is unknown, of another API, or not allowed to the client."""
     names = list(dict.fromkeys((scope or "").split()))
     asked = [name for name in names if name not in IDENTITY_SCOPES]
+    malformed = [name for name in asked if not SCOPE_TOKEN.match(name)]  # a NUL, say: no lookup
+    if malformed:
+        raise InvalidScope(f"Unknown scope: {' '.join(malformed)}.")
+    _check_length(names)
+    if resource and (len(resource) > 200 or "\x00" in resource):
+        raise InvalidTarget("Unknown resource: no API has this identifier.")
     if not resource:
         if asked:
             owner = ApiScope.objects.filter(name=asked[0]).values_list("api__identifier", flat=True).first()
@@ -70,7 +77,13 @@ def resolve(*, client, scope: str | None, resource: str | None, all_when_none: b
             raise InvalidScope(f"This client may not have the scope {name!r}.")
     if all_when_none and not asked:
         names += sorted(allowed)
+        _check_length(names)
     return Requested(" ".join(names), api.identifier)
+
+
+def _check_length(names: list[str]) -> None:
+    if len(" ".join(names)) > MAX_SCOPE_LENGTH:
+        raise InvalidScope(f"Ask for at most {MAX_SCOPE_LENGTH} characters of scope.")
 
 
 def audience(*, resource: str, scope: str) -> str | list[str]:

@@ -467,3 +467,48 @@ def test_without_apis_nothing_changes(api_client, db):
     document = api_client.get("/.well-known/oauth-authorization-server").json()
 
     assert document["scopes_supported"] == ["openid", "profile", "email"]
+
+
+# --- Hostile input: a clear 4xx on both databases, never a 500 ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"resource": "https://orders.example.com\x00"}, "invalid_target"),
+        ({"resource": "https://" + "o" * 300}, "invalid_target"),
+        ({"scope": "orders:read\x00", "resource": ORDERS}, "invalid_scope"),
+        ({"scope": "orders\x00read"}, "invalid_scope"),
+    ],
+)
+def test_a_nul_or_an_overlong_resource_or_scope_is_refused_at_every_door(
+    api_client, signed_in, warehouse, shop, extra, error
+):
+    params, _ = authorization_params(shop, **extra)
+    assert redirected_error(signed_in.get("/authorize", params))["error"] == error
+    assert cc_token(api_client, warehouse, **extra).json()["error"] == error
+    par = api_client.post("/par", params)
+    assert (par.status_code, par.json()["error"]) == (HTTPStatus.BAD_REQUEST, error)
+
+
+def test_a_scope_longer_than_what_is_kept_is_invalid_scope(api_client, oauth_client_factory):
+    names = [f"reports:{'x' * 24}{n}" for n in range(9)]
+    api_scopes.create_api(
+        identifier="urn:example:reports", name="Reports", scopes=[(n, "Read") for n in names]
+    )
+    machine = oauth_client_factory(
+        name="Big",
+        client_id="big",
+        confidential=True,
+        redirect_uris=(),
+        grant_types=(CC,),
+        api_scopes=tuple(names),
+    )
+
+    response = cc_token(api_client, machine, resource="urn:example:reports")
+
+    assert response.json() == {
+        "error": "invalid_scope",
+        "error_description": "Ask for at most 200 characters of scope.",
+    }
+    assert not ClientToken.objects.exists()
