@@ -68,7 +68,7 @@ class InvalidScope(OAuthError):
 
 
 class InvalidTarget(OAuthError):
-    """RFC 8707 §2: the `resource` is unknown, or more than one was asked for."""
+    """RFC 8707 §2: the `resource` is not a registered API's identifier."""
 
     error = "invalid_target"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from accounts import services
 from accounts.callers import Caller
-from accounts.errors import InvalidClient, UnauthorizedClient, UnsupportedGrantType
+from accounts.errors import InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from accounts.models import Client
 from accounts.serializers import NOT_A_STRING, required_string
 
@@ -33,8 +33,10 @@ class Grant:
         self.caller = caller
         self.params = {name: required_string(params, name) for name in self.parameters}
         scope, resource = params.get("scope"), params.get("resource")
+        if resource is NOT_A_STRING:
+            raise InvalidRequest("The parameter 'resource' must be a string.")
         self.scope = None if scope is None or scope is NOT_A_STRING else scope
-        self.resource = None if resource is None or resource is NOT_A_STRING else resource  # RFC 8707
+        self.resource = resource  # RFC 8707: an API's identifier, or None
 
     def issue(self) -> services.IssuedTokens:
         raise NotImplementedError

@@ -224,6 +224,8 @@ def _refresh(
         narrowed = _check_client_of(session, client=client, scope=scope)
         if resource is not None and resource != session.resource:
             raise InvalidTarget("The resource is not the API of this refresh token's session.")
+        if session.resource and not api_scopes.is_registered(session.resource):
+            raise InvalidGrant("The API of this refresh token's session is no longer registered.")
         try:
             return _rotate(session=session, parent=parent, caller=caller, scope=narrowed, now=now)
         except (IntegrityError, _SessionMoved):

@@ -273,6 +273,10 @@ AUTHORIZATION_CODE_LIFETIME_SECONDS = env_int("AUTHORIZATION_CODE_LIFETIME_SECON
 # /authorize, and whether every client must push its requests (a client may be required alone).
 PUSHED_REQUEST_LIFETIME_SECONDS = env_int("PUSHED_REQUEST_LIFETIME_SECONDS", 60, minimum=1)
 REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = env_bool("REQUIRE_PUSHED_AUTHORIZATION_REQUESTS", False)
+# Requests that store a row before anyone signs in (POST /par, POST /device_authorization), per
+# client address within the window: beyond the limit, 429.
+STORED_REQUEST_LIMIT = env_int("STORED_REQUEST_LIMIT", 60, minimum=1)
+STORED_REQUEST_WINDOW_SECONDS = env_int("STORED_REQUEST_WINDOW_SECONDS", 60, minimum=1)
 # Device authorization (RFC 8628): how long a device code waits for its user, and the seconds a
 # device waits between polls of /token (slow_down adds 5 each time it polls sooner).
 DEVICE_CODE_LIFETIME_SECONDS = env_int("DEVICE_CODE_LIFETIME_SECONDS", 600, minimum=1)

@@ -48,7 +48,9 @@ def resolve(*, client, scope: str | None, resource: str | None, all_when_none: b
     """The scopes and resource that `client` asked for. With `all_when_none` (client
     credentials), a request naming a resource and no scope gets every scope of that API the
     client is allowed. Raises InvalidTarget for an unknown resource, InvalidScope for a scope
-    that is unknown, of another API, or not allowed to the client."""
+    that is unknown, of another API, or not allowed to the client, and for a resource asked
+    without any of its scopes (a token for an API carries what the client may do there: never
+    an audience alone, which the consent page would not show)."""
     names = list(dict.fromkeys((scope or "").split()))
     asked = [name for name in names if name not in IDENTITY_SCOPES]
     malformed = [name for name in asked if not SCOPE_TOKEN.match(name)]  # a NUL, say: no lookup
@@ -62,7 +64,8 @@ def resolve(*, client, scope: str | None, resource: str | None, all_when_none: b
             owner = ApiScope.objects.filter(name=asked[0]).values_list("api__identifier", flat=True).first()
             if owner is not None:
                 raise InvalidScope(f"The scope {asked[0]!r} is an API's: send resource={owner}.")
-            unknown = [name for name in asked if not ApiScope.objects.filter(name=name).exists()]
+            known = set(ApiScope.objects.filter(name__in=asked).values_list("name", flat=True))
+            unknown = [name for name in asked if name not in known]
             raise InvalidScope(f"Unknown scope: {' '.join(unknown)}.")
         return Requested(" ".join(names), "")
     api = Api.objects.filter(identifier=resource).first()
@@ -78,7 +81,14 @@ def resolve(*, client, scope: str | None, resource: str | None, all_when_none: b
     if all_when_none and not asked:
         names += sorted(allowed)
         _check_length(names)
+    if not any(name in allowed for name in names):
+        raise InvalidScope(f"Ask for at least one scope of {api.identifier} that this client may have.")
     return Requested(" ".join(names), api.identifier)
+
+
+def is_registered(resource: str) -> bool:
+    """Whether `resource` is still a registered API's identifier ("" is this service's own)."""
+    return not resource or Api.objects.filter(identifier=resource).exists()
 
 
 def _check_length(names: list[str]) -> None:

@@ -8,8 +8,8 @@
    and spaces ignored) and allows or denies. Every code typed is counted (accounts.throttling.
    policy.user_code_attempt) before it is looked up. The decision is a conditional UPDATE of a
    pending, unexpired row: a code is approved (or denied) once.
-3. `poll`: the device polls /token. In this order: an unknown device code, or another client's,
-   is invalid_grant; an expired one expired_token; a poll before `next_poll_at` is slow_down and
+3. `poll`: the device polls /token. In this order: an unknown device code, another client's or
+   one exchanged already is invalid_grant; an expired one expired_token; a poll before `next_poll_at` is slow_down and
    the interval grows by 5 s (§3.5); then pending is authorization_pending, denied
    access_denied, exchanged invalid_grant; an approved code is exchanged by a conditional UPDATE,
    so of concurrent polls exactly one gets the tokens (a session of the client, as the code
@@ -154,6 +154,8 @@ def poll(
     record = DeviceAuthorization.objects.select_related("user").filter(device_code_hash=code_hash).first()
     if record is None or record.client_id != client.pk:
         raise InvalidGrant("The device_code is invalid.")
+    if record.status == DeviceAuthorization.Status.EXCHANGED:
+        raise InvalidGrant("The device_code was already used.")
     if record.expires_at <= now:
         raise ExpiredToken("The device_code has expired: start again at /device_authorization.")
     # On time: the next poll is due an interval from now. Too soon: slow_down, and the interval
@@ -171,8 +173,6 @@ def poll(
         raise AuthorizationPending("The user has not yet approved this device.")
     if record.status == DeviceAuthorization.Status.DENIED:
         raise AccessDenied("The user denied access.")
-    if record.status == DeviceAuthorization.Status.EXCHANGED:
-        raise InvalidGrant("The device_code was already used.")
     if not record.user.is_active:
         raise InvalidGrant("The user is disabled.")
     issued = services.session_start_once(

@@ -26,11 +26,12 @@ from accounts.devices.serializers import (
     DeviceAuthorizationRequestSerializer,
     DeviceAuthorizationResponseSerializer,
 )
-from accounts.errors import NO_STORE, InvalidClient, TooManyAttempts
+from accounts.errors import NO_STORE, InvalidClient, InvalidRequest, TooManyAttempts
 from accounts.oauth.clients import client_authenticate
 from accounts.oauth.credentials import client_credentials
 from accounts.responses import SeeOther
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, form_or_json
+from accounts.serializers import NOT_A_STRING
 from accounts.signin import methods, state
 from accounts.throttling import policy
 from accounts.views import OAuthEndpoint
@@ -63,11 +64,11 @@ class DeviceAuthorizationView(OAuthEndpoint):
         client = client_authenticate(client_credentials(request, params))
         if client is None:
             raise InvalidClient("Name the client: its client_id, or its authentication.")
-        started = flow.start(
-            client=client,
-            scope=params["scope"] if isinstance(params["scope"], str) else None,
-            resource=params["resource"] if isinstance(params["resource"], str) else None,
-        )
+        for name in ("scope", "resource"):
+            if params[name] is NOT_A_STRING:
+                raise InvalidRequest(f"The parameter '{name}' must be a string.")
+        policy.stored_request(caller=caller_of(request), kind="device")
+        started = flow.start(client=client, scope=params["scope"], resource=params["resource"])
         uri = verification_uri()
         body = {
             "device_code": started.device_code,

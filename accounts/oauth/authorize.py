@@ -9,6 +9,7 @@ Decide (`decide`): NeedsSignIn | NeedsConsent | Redirect (a code, or an error).
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -40,6 +41,7 @@ PROMPTS = ("none", "login", "consent")
 MAX_AGE = re.compile(r"^[0-9]+$")
 # Beyond this (about 31 years) a max_age asks for no more than no max_age does.
 MAX_AGE_CEILING = 10**9
+MAX_NONCE_LENGTH = 512  # what an authorization code keeps of it
 PARAMETERS = (
     "response_type",
     "client_id",
@@ -138,6 +140,8 @@ def parse(
     for name in PARAMETERS:
         if len([value for value in values.get(name, []) if value.strip()]) > 1:
             raise InvalidRequest(f"The parameter '{name}' was sent more than once.")
+        if any("\x00" in value for value in values.get(name, [])):  # PostgreSQL text cannot keep it
+            raise InvalidRequest(f"The parameter '{name}' cannot hold a NUL character.")
     challenge = _single(values, "code_challenge")
     if challenge is None:
         raise InvalidRequest("PKCE is required: send a code_challenge (S256).")
@@ -154,6 +158,8 @@ def parse(
     max_age = _single(values, "max_age")
     if max_age is not None and not MAX_AGE.match(max_age.strip()):
         raise InvalidRequest("max_age must be a whole number of seconds.")
+    if len(_single(values, "nonce") or "") > MAX_NONCE_LENGTH:
+        raise InvalidRequest(f"The nonce is at most {MAX_NONCE_LENGTH} characters.")
     return AuthorizationRequest(
         client=target.client,
         redirect_uri=target.redirect_uri,
@@ -211,11 +217,14 @@ def decide(
     just_signed_in: bool = False,
     answer: str | None = None,
     now: datetime,
+    spend: Callable[[], bool] | None = None,
 ) -> Decision:
     """What a valid authorization request gets, given the browser's sign-in and the user's
     answer on the consent page (`answer`: "allow", "deny" or None).
 
     `just_signed_in`: the sign-in of this very request, which prompt=login and max_age accept.
+    `spend`: for a request that may be answered once (a pushed one), asked just before the code
+    is issued; False (answered meanwhile, in another window) is an error instead of a code.
     Remembers an "allow" and issues the code; nothing else is written.
     """
     auth_time = signed_in.auth_time if signed_in is not None else None
@@ -253,6 +262,8 @@ def decide(
         if "none" in request.prompts:
             return Redirect(request.error_redirect(ConsentRequired("Consent is required.")))
         return NeedsConsent(scopes=api_scopes.describe(request.scope))
+    if spend is not None and not spend():
+        return Redirect(request.error_redirect(InvalidRequest("This request was answered already.")))
     code = codes.code_issue(
         client=request.client,
         user=user,

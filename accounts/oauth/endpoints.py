@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.callers import caller_of
 from accounts.errors import NO_STORE, InvalidClient
 from accounts.oauth import pushed
 from accounts.oauth.authorize import PARAMETERS
@@ -17,6 +18,7 @@ from accounts.oauth.serializers import (
     PushedAuthorizationResponseSerializer,
 )
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, form_or_json
+from accounts.throttling import policy
 from accounts.views import OAuthEndpoint
 
 
@@ -50,6 +52,7 @@ class PushedAuthorizationView(OAuthEndpoint):
         values = {
             name: [params[name]] for name in (*PARAMETERS, "request_uri") if params.get(name) is not None
         }
+        policy.stored_request(caller=caller_of(request), kind="par")
         answer = pushed.push(client=client, values=values)
         return Response(
             {"request_uri": answer.request_uri, "expires_in": answer.expires_in},

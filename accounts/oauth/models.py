@@ -141,7 +141,10 @@ class PushedRequest(models.Model):
     parameters = models.JSONField(help_text="The request's parameters, each name to its list of values.")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a browser took it up at /authorize."
+    )
+    answered_at = models.DateTimeField(null=True, blank=True, help_text="When its code was issued.")
 
     class Meta:
         app_label = "accounts"

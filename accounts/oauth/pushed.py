@@ -78,6 +78,16 @@ def bind(*, request_uri: str, client_id: str | None, now: datetime | None = None
     return PushedRequest.objects.values_list("parameters", flat=True).get(uri_hash=uri_hash(request_uri))
 
 
+def answer(*, request_uri: str, now: datetime | None = None) -> bool:
+    """Mark a bound request answered, just before its code is issued: True for exactly one of
+    any number of windows of the browser answering it at once (a conditional UPDATE)."""
+    return bool(
+        PushedRequest.objects.filter(uri_hash=uri_hash(request_uri), answered_at__isnull=True).update(
+            answered_at=now or clock.now()
+        )
+    )
+
+
 def delete_expired(*, now: datetime | None = None) -> int:
     deleted, _ = PushedRequest.objects.filter(expires_at__lte=now or clock.now()).delete()
     return deleted

@@ -96,8 +96,18 @@ class AuthorizeView(View):
         if pushed_at is not None and signed_in is not None and signed_in.auth_time >= pushed_at:
             just_signed_in = True  # signed in since the request began (another way in, a second step)
         answer = next((name for name in ("deny", "allow") if submitted and name in values), None)
+        request_uri = (
+            next(value.strip() for value in values["request_uri"] if value.strip())
+            if pushed_at is not None
+            else None
+        )
         decision = authorize.decide(
-            authz, signed_in=signed_in, just_signed_in=just_signed_in, answer=answer, now=now
+            authz,
+            signed_in=signed_in,
+            just_signed_in=just_signed_in,
+            answer=answer,
+            now=now,
+            spend=(lambda: pushed.answer(request_uri=request_uri, now=now)) if request_uri else None,
         )
         if isinstance(decision, authorize.NeedsSignIn):
             form = methods.PasswordForm(request, initial={"username": authz.login_hint})
@@ -118,7 +128,7 @@ class AuthorizeView(View):
             request.session[PUSHED_REQUESTS] = {
                 key: kept
                 for key, kept in request.session.get(PUSHED_REQUESTS, {}).items()
-                if key != pushed.uri_hash(values["request_uri"][0].strip())
+                if key != pushed.uri_hash(request_uri)
             }
         return SeeOtherToClient(decision.location)
 

@@ -118,6 +118,22 @@ def user_code_attempt(*, caller: Caller, user_id: int, now: datetime | None = No
             raise TooManyAttempts(retry_after)
 
 
+def stored_request(*, caller: Caller, kind: str, now: datetime | None = None) -> None:
+    """Count one request that makes the service keep a row for a client before anyone signed in
+    (a pushed authorization request, a device authorization: `kind`), per client address;
+    raises TooManyRequests beyond STORED_REQUEST_LIMIT within STORED_REQUEST_WINDOW_SECONDS, so a
+    public client_id cannot be used to fill the database. An unknown address is not counted."""
+    bucket = address_bucket(caller.ip_address)
+    if bucket is None:
+        return
+    window = settings.STORED_REQUEST_WINDOW_SECONDS
+    count = counters.increment(json.dumps(["stored", kind, bucket]), window=window, now=now)
+    if count.value > settings.STORED_REQUEST_LIMIT:
+        retry_after = count.retry_after(window=window, now=now or clock.now())
+        audit.event("stored requests throttled", kind=kind, ip=caller.ip_address, retry_after=retry_after)
+        raise TooManyRequests(retry_after)
+
+
 def counter_windows() -> int:
     """The longest window of any counter: older counters can be deleted."""
     from accounts.mfa.passkeys import CHALLENGE_SECONDS  # the replay cache's window (counters.first_use)
@@ -127,6 +143,7 @@ def counter_windows() -> int:
         settings.IP_FAILURE_WINDOW_SECONDS,
         settings.EMAIL_REQUEST_WINDOW_SECONDS,
         settings.DEVICE_USER_CODE_WINDOW_SECONDS,
+        settings.STORED_REQUEST_WINDOW_SECONDS,
         CHALLENGE_SECONDS,
     )
 

@@ -473,22 +473,24 @@ def test_without_apis_nothing_changes(api_client, db):
 
 
 @pytest.mark.parametrize(
-    ("extra", "error"),
+    ("extra", "at_token", "at_authorize"),
     [
-        ({"resource": "https://orders.example.com\x00"}, "invalid_target"),
-        ({"resource": "https://" + "o" * 300}, "invalid_target"),
-        ({"scope": "orders:read\x00", "resource": ORDERS}, "invalid_scope"),
-        ({"scope": "orders\x00read"}, "invalid_scope"),
+        ({"resource": "https://orders.example.com\x00"}, "invalid_target", "invalid_request"),
+        ({"resource": "https://" + "o" * 300}, "invalid_target", "invalid_target"),
+        ({"scope": "orders:read\x00", "resource": ORDERS}, "invalid_scope", "invalid_request"),
+        ({"scope": "orders\x00read"}, "invalid_scope", "invalid_request"),
     ],
 )
 def test_a_nul_or_an_overlong_resource_or_scope_is_refused_at_every_door(
-    api_client, signed_in, warehouse, shop, extra, error
+    api_client, signed_in, warehouse, shop, extra, at_token, at_authorize
 ):
+    """/authorize and /par refuse a NUL in any parameter first (invalid_request); /token's
+    client credentials refuse it as the resource or scope it cannot be."""
     params, _ = authorization_params(shop, **extra)
-    assert redirected_error(signed_in.get("/authorize", params))["error"] == error
-    assert cc_token(api_client, warehouse, **extra).json()["error"] == error
+    assert redirected_error(signed_in.get("/authorize", params))["error"] == at_authorize
+    assert cc_token(api_client, warehouse, **extra).json()["error"] == at_token
     par = api_client.post("/par", params)
-    assert (par.status_code, par.json()["error"]) == (HTTPStatus.BAD_REQUEST, error)
+    assert (par.status_code, par.json()["error"]) == (HTTPStatus.BAD_REQUEST, at_authorize)
 
 
 def test_a_scope_longer_than_what_is_kept_is_invalid_scope(api_client, oauth_client_factory):
@@ -510,5 +512,51 @@ def test_a_scope_longer_than_what_is_kept_is_invalid_scope(api_client, oauth_cli
     assert response.json() == {
         "error": "invalid_scope",
         "error_description": "Ask for at most 200 characters of scope.",
+    }
+    assert not ClientToken.objects.exists()
+
+
+def test_an_api_is_never_asked_for_without_one_of_its_scopes(
+    api_client, signed_in, shop, oauth_client_factory
+):
+    """A token for an API carries what the client may do there: an audience alone would open an
+    API that checks only aud, and the consent page would not name the API."""
+    params, _ = authorization_params(shop, scope="openid", resource=ORDERS)
+    assert redirected_error(signed_in.get("/authorize", params)) == {
+        "error": "invalid_scope",
+        "error_description": f"Ask for at least one scope of {ORDERS} that this client may have.",
+    }
+    stranger = oauth_client_factory(
+        name="Stranger", client_id="stranger", confidential=True, redirect_uris=(), grant_types=(CC,)
+    )
+    refused = cc_token(api_client, stranger, resource=ORDERS)
+    assert refused.json()["error"] == "invalid_scope"
+    assert not ClientToken.objects.exists()
+
+
+def test_a_session_of_an_api_that_was_deleted_refreshes_no_more(signed_in, api_client, shop):
+    body = authorize_and_exchange(signed_in, api_client, shop, scope="orders:read", resource=ORDERS)
+    Api.objects.filter(identifier=ORDERS).delete()
+
+    response = api_client.post(
+        "/token", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"], "client_id": "shop"}
+    )
+
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "The API of this refresh token's session is no longer registered.",
+    }
+
+
+def test_a_resource_that_is_not_a_string_is_invalid_request(api_client, warehouse):
+    data, _ = client_authentication(warehouse)
+
+    response = api_client.post(
+        "/token", {"grant_type": CC, **data, "resource": [ORDERS, "urn:x"]}, format="json"
+    )
+
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "The parameter 'resource' must be a string.",
     }
     assert not ClientToken.objects.exists()

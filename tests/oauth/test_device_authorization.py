@@ -241,6 +241,28 @@ def test_a_denied_device_gets_access_denied(api_client, tv, browser, clock):
     assert not Session.objects.exists()
 
 
+def test_an_exchanged_device_code_stays_invalid_grant_after_it_expires(api_client, tv, browser, clock):
+    codes = started(api_client, tv)
+    approve(browser, codes["user_code"])
+    assert poll(api_client, tv, codes["device_code"]).status_code == HTTPStatus.OK
+    clock.advance(600)
+
+    response = poll(api_client, tv, codes["device_code"])
+
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "The device_code was already used.",
+    }
+    assert DeviceAuthorization.objects.get().interval == 5  # and no slow_down grew it
+
+
+def test_a_scope_or_resource_that_is_not_a_string_is_invalid_request(api_client, tv):
+    for body in ({"client_id": "tv-app", "scope": ["openid"]}, {"client_id": "tv-app", "resource": 5}):
+        response = api_client.post("/device_authorization", body, format="json")
+        assert response.json()["error"] == "invalid_request"
+    assert not DeviceAuthorization.objects.exists()
+
+
 def test_an_expired_device_code_is_expired_token_and_cannot_be_approved(api_client, tv, browser, clock):
     codes = started(api_client, tv)
     clock.advance(600)
@@ -462,9 +484,11 @@ def test_cleanup_deletes_expired_device_authorizations(api_client, tv, clock):
 
 @pytest.mark.postgres
 def test_concurrent_polls_of_an_approved_code_get_one_session(transactional_db, tv, user):
-    """The exchange race on PostgreSQL: 8 polls at once; conditional UPDATEs let exactly one
-    through (the poll's own `next_poll_at`, then the status), the rest are slow_down."""
+    """The exchange race on PostgreSQL: 8 polls at once, none too soon; the conditional UPDATE of
+    the status lets exactly one through, the rest are invalid_grant (or slow_down)."""
     started_codes = flow.start(client=tv.client, scope="openid")
+    # No interval: every poll is on time, so all eight reach the exchange and race on its UPDATE.
+    DeviceAuthorization.objects.update(interval=0)
     record = DeviceAuthorization.objects.get()
     flow.decide(record, user=user, allow=True, auth_time=service_clock.now(), amr=("pwd",))
 
@@ -483,3 +507,14 @@ def test_concurrent_polls_of_an_approved_code_get_one_session(transactional_db, 
     assert Session.objects.count() == 1
     assert DeviceAuthorization.objects.get().session_id == issued[0].session.pk
     assert len(results) == CONCURRENT
+
+
+def test_device_authorization_requests_are_throttled_per_address(api_client, tv, settings):
+    settings.STORED_REQUEST_LIMIT = 2
+    started(api_client, tv)
+    started(api_client, tv)
+
+    refused = start(api_client, tv)
+
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert DeviceAuthorization.objects.count() == 2

@@ -334,3 +334,59 @@ def test_concurrent_first_uses_of_one_request_uri_take_it_once(transactional_db,
 
     assert sum(1 for result in results if isinstance(result, dict)) == 1, results
     assert sum(1 for result in results if isinstance(result, UntrustedRedirect)) == CONCURRENT - 1
+
+
+def test_a_request_answered_in_another_window_meanwhile_gets_no_second_code(
+    api_client, public_oauth_client, client, user, password
+):
+    request_uri = pushed_uri(api_client, request_body()[0])
+    form = {"client_id": "public-app", "request_uri": request_uri}
+    client.get(authorize_path(request_uri))
+    consent = client.post("/authorize", {**form, "username": user.username, "password": password})
+    assert consent.status_code == HTTPStatus.OK
+    assert pushed.answer(request_uri=request_uri)  # the other window's Allow came first
+
+    late = client.post("/authorize", {**form, "allow": "allow"})
+
+    assert parse_qs(urlsplit(late["Location"]).query)["error_description"] == [
+        "This request was answered already."
+    ]
+    assert not AuthorizationCode.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "description"),
+    [
+        ({"state": "a\x00b"}, "The parameter 'state' cannot hold a NUL character."),
+        ({"nonce": "n\x00"}, "The parameter 'nonce' cannot hold a NUL character."),
+        ({"login_hint": "\x00"}, "The parameter 'login_hint' cannot hold a NUL character."),
+        ({"nonce": "n" * 513}, "The nonce is at most 512 characters."),
+    ],
+)
+def test_what_no_code_could_keep_is_invalid_request_at_par_and_authorize(
+    api_client, public_oauth_client, client, change, description
+):
+    body, _ = request_body(**change)
+
+    pushed_answer = push(api_client, body)
+    direct = client.get("/authorize", body)
+
+    assert pushed_answer.json() == {"error": "invalid_request", "error_description": description}
+    assert parse_qs(urlsplit(direct["Location"]).query)["error_description"] == [description]
+    assert not PushedRequest.objects.exists()
+
+
+def test_pushing_is_throttled_per_address(api_client, public_oauth_client, settings):
+    """A public client_id is no key to fill the database: requests that store a row before
+    anyone signs in count per client address (STORED_REQUEST_LIMIT)."""
+    settings.STORED_REQUEST_LIMIT = 2
+    body, _ = request_body()
+    for _ in range(2):
+        assert push(api_client, body).status_code == HTTPStatus.CREATED
+
+    refused = push(api_client, body)
+
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert int(refused["Retry-After"]) > 0
+    assert refused.json()["error"] == "too_many_requests"
+    assert PushedRequest.objects.count() == 2
