@@ -26,9 +26,8 @@ from accounts.devices.serializers import (
     DeviceAuthorizationRequestSerializer,
     DeviceAuthorizationResponseSerializer,
 )
-from accounts.errors import NO_STORE, InvalidClient, InvalidRequest, TooManyAttempts
-from accounts.oauth.clients import client_authenticate
-from accounts.oauth.credentials import client_credentials
+from accounts.errors import NO_STORE, InvalidRequest, TooManyAttempts
+from accounts.oauth.credentials import named_client
 from accounts.responses import SeeOther
 from accounts.schema import BODY_ERRORS, OAUTH_ERROR, form_or_json
 from accounts.serializers import NOT_A_STRING
@@ -61,9 +60,7 @@ class DeviceAuthorizationView(OAuthEndpoint):
     )
     def post(self, request: Request) -> Response:
         params = self.parameters(request)
-        client = client_authenticate(client_credentials(request, params))
-        if client is None:
-            raise InvalidClient("Name the client: its client_id, or its authentication.")
+        client = named_client(request, params)
         for name in ("scope", "resource"):
             if params[name] is NOT_A_STRING:
                 raise InvalidRequest(f"The parameter '{name}' must be a string.")

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.errors import InvalidClient
-from accounts.oauth.clients import ClientCredentials
+from accounts.oauth.clients import ClientCredentials, client_authenticate
+from accounts.oauth.models import Client
 from accounts.serializers import NOT_A_STRING
 
 CLIENT_PARAMETERS = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
@@ -54,3 +55,12 @@ def client_credentials(request: HttpRequest, params: dict) -> ClientCredentials:
         both=any(value is not None for value in (body_id, body_secret, assertion, assertion_type)),
         endpoint=endpoint,
     )
+
+
+def named_client(request: HttpRequest, params: dict) -> Client:
+    """The client of a request that must name one (POST /par, POST /device_authorization),
+    authenticated as at /token (a public client by its client_id). Raises InvalidClient."""
+    client = client_authenticate(client_credentials(request, params))
+    if client is None:
+        raise InvalidClient("Name the client: its client_id, or its authentication.")
+    return client

@@ -8,11 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.callers import caller_of
-from accounts.errors import NO_STORE, InvalidClient
+from accounts.errors import NO_STORE
 from accounts.oauth import pushed
 from accounts.oauth.authorize import PARAMETERS
-from accounts.oauth.clients import client_authenticate
-from accounts.oauth.credentials import client_credentials
+from accounts.oauth.credentials import named_client
 from accounts.oauth.serializers import (
     PushedAuthorizationRequestSerializer,
     PushedAuthorizationResponseSerializer,
@@ -43,11 +42,7 @@ class PushedAuthorizationView(OAuthEndpoint):
         # The body's client_id is the authorization request's (RFC 9126 §2.1): beside a Basic
         # header it names no second credential, and must be the header's client (push checks).
         basic = request.META.get("HTTP_AUTHORIZATION", "").strip().lower().startswith("basic ")
-        client = client_authenticate(
-            client_credentials(request, {**params, "client_id": None} if basic else params)
-        )
-        if client is None:
-            raise InvalidClient("Name the client: its client_id, or its authentication.")
+        client = named_client(request, {**params, "client_id": None} if basic else params)
         # The request's own parameters only: never the client's secret or assertion.
         values = {
             name: [params[name]] for name in (*PARAMETERS, "request_uri") if params.get(name) is not None
