@@ -24,6 +24,7 @@ class Caller:
 
     user_agent: str = ""
     ip_address: str | None = None
+    dpop_jkt: str | None = None  # the key its DPoP proof proved (RFC 9449): what tokens are bound to
 
 
 def caller_of(request: HttpRequest) -> Caller:

@@ -103,6 +103,48 @@ class ExpiredToken(OAuthError):
     error = "expired_token"
 
 
+class InvalidDpopProof(OAuthError):
+    """RFC 9449 §5, §7.1: the DPoP proof is missing or breaks a rule (the description says which)."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDpopNonce(InvalidDpopProof):
+    """RFC 9449 §8: the proof must carry the server's nonce, sent in the DPoP-Nonce header."""
+
+    error = "use_dpop_nonce"
+
+    def headers(self) -> dict[str, str]:
+        from accounts.dpop.proofs import current_nonce
+
+        return {**super().headers(), "DPoP-Nonce": current_nonce()}
+
+
+class DpopUnauthorized(Error):
+    """A protected endpoint's refusal of a DPoP request (RFC 9449 §7.1): 401 with the DPoP
+    challenge naming the error, and the nonce to use when that is the error."""
+
+    status = HTTPStatus.UNAUTHORIZED
+
+    def __init__(self, error: InvalidDpopProof | str, description: str | None = None) -> None:
+        self.error = error.error if isinstance(error, InvalidDpopProof) else error
+        self.description = error.description if isinstance(error, InvalidDpopProof) else description
+        super().__init__(self.description)
+
+    def body(self) -> dict:
+        return {"detail": self.description}
+
+    def headers(self) -> dict[str, str]:
+        from accounts.dpop.proofs import ALGORITHMS, current_nonce
+
+        description = self.description.replace("\\", "").replace('"', "'")
+        challenge = (
+            f'DPoP error="{self.error}", error_description="{description}", algs="{" ".join(ALGORITHMS)}"'
+        )
+        nonce = {"DPoP-Nonce": current_nonce()} if self.error == "use_dpop_nonce" else {}
+        return {**super().headers(), "WWW-Authenticate": challenge, **nonce}
+
+
 class LoginRequired(OAuthError):
     """OpenID Connect Core §3.1.2.6: prompt=none, and the user must sign in."""
 

@@ -48,10 +48,11 @@ class IssuedTokens:
     refresh_expires_in: int | None = None
     scope: str | None = None  # named in the response (a client's session: maybe narrowed)
     extra: dict = field(default_factory=dict)  # the extensions' fields (id_token, ...)
+    token_type: str = "bearer"  # "DPoP" for an access token bound to a key (RFC 9449 §5)
 
 
 RESERVED_CLAIMS = frozenset(
-    {"token_type", "exp", "iat", "jti", "sub", "sid", "iss", "aud", "client_id", "scope"}
+    {"token_type", "exp", "iat", "jti", "sub", "sid", "iss", "aud", "client_id", "scope", "cnf"}
 )
 RESERVED_FIELDS = frozenset(
     {
@@ -101,16 +102,18 @@ def issue(
     refresh: RefreshToken | None = None,
     refresh_string: str | None = None,
     audience: str | list[str] | None = None,
+    jkt: str | None = None,
 ) -> IssuedTokens:
     """The access token for `subject` (of `session`, if any; for `client_id`, with `scope`),
     living at most until `not_after`, beside `refresh` (if any), and the extensions' additions.
-    Its `aud` is `audience` (an API's, accounts.apis.scopes.audience), by default this service's.
+    Its `aud` is `audience` (an API's, accounts.apis.scopes.audience), by default this service's;
+    with `jkt` (a DPoP proof's key, RFC 9449 §6) it is bound to that key: `cnf.jkt`, token_type DPoP.
 
     The access token is signed here, before the caller writes anything: a signing key that cannot
     sign (a 503) changes nothing.
     """
     what = Issue(subject=subject, session=session, client_id=client_id, scope=scope, now=now)
-    claims = {"aud": audience or settings.ACCESS_TOKEN_AUDIENCE}
+    claims = {"aud": audience or settings.ACCESS_TOKEN_AUDIENCE, **({"cnf": {"jkt": jkt}} if jkt else {})}
     if client_id is not None:
         claims["client_id"] = client_id
         if scope:
@@ -138,6 +141,7 @@ def issue(
         ),
         scope=scope if scope_in_response else None,
         extra=extra,
+        token_type="DPoP" if jkt else "bearer",
     )
 
 

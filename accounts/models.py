@@ -235,6 +235,12 @@ class Session(models.Model):
         blank=True,
         help_text="The API its access tokens are for (their aud); blank: this service.",
     )
+    dpop_jkt = models.CharField(
+        "DPoP key",
+        max_length=64,
+        blank=True,
+        help_text="The thumbprint of the DPoP key its refresh tokens are bound to (a public client's).",
+    )
     nonce = models.CharField(max_length=512, blank=True, help_text="The authorization request's nonce.")
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in.")
     amr = models.JSONField(default=list, blank=True, help_text="How the user signed in (RFC 8176 names).")

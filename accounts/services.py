@@ -27,6 +27,7 @@ from accounts.callers import Caller
 from accounts.errors import (
     InvalidClient,
     InvalidCredentials,
+    InvalidDpopProof,
     InvalidGrant,
     InvalidScope,
     InvalidTarget,
@@ -131,9 +132,14 @@ def session_start(
         nonce=nonce,
         auth_time=auth_time or now,
         amr=list(amr),
+        # A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5): a confidential
+        # client's are bound to its authentication already.
+        dpop_jkt=(caller.dpop_jkt or "") if client is not None and not client.confidential else "",
     )
     # Signed before anything is written: a signing key that cannot sign (a 503) starts nothing.
-    issued = _issued(session=session, refresh=refresh, refresh_string=refresh_string, now=now)
+    issued = _issued(
+        session=session, refresh=refresh, refresh_string=refresh_string, now=now, jkt=caller.dpop_jkt
+    )
     with transaction.atomic():
         # Lock the user row and check it has not changed since the password was checked: a
         # password change (or disabling) that commits meanwhile must not miss this session.
@@ -219,6 +225,8 @@ def _refresh(
 ) -> IssuedTokens:
     parent = _verified_refresh_token(refresh_token)
     session = _active_session_of(parent, now=now)
+    if session.dpop_jkt and caller.dpop_jkt != session.dpop_jkt:
+        raise InvalidDpopProof("This refresh token is bound to a DPoP key: send a proof made with that key.")
     if parent["jti"] == session.newest_record.jti:
         _check_user_of(session, parent)
         narrowed = _check_client_of(session, client=client, scope=scope)
@@ -271,8 +279,11 @@ def access_token_authenticate(*, access_token: str, now: datetime | None = None)
     session = _session_of(token)
     if session is None or not session.lets_tokens_in(now=now) or session.user.get_username() != token["sub"]:
         raise UnusableAccessToken()
-    # The scope of the token used (a refresh can narrow it below the session's).
+    # The scope of the token used (a refresh can narrow it below the session's), and the DPoP
+    # key it is bound to, if any (accounts.authentication asks the request to prove it).
     session.access_token_scope = token.payload.get("scope", "")
+    confirmation = token.payload.get("cnf")
+    session.access_token_jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
     return session.user, session
 
 
@@ -464,7 +475,9 @@ def _rotate(
     )
     child_string = str(child)
     # Signed before anything is written: a signing key that cannot sign (a 503) spends nothing.
-    issued = _issued(session=session, refresh=child, refresh_string=child_string, scope=scope, now=now)
+    issued = _issued(
+        session=session, refresh=child, refresh_string=child_string, scope=scope, now=now, jkt=caller.dpop_jkt
+    )
     # The unique jti makes the successor's insert the decision: the parent's only successor.
     # All three writes or none (refresh_records.advance).
     record = refresh_records.advance(
@@ -508,7 +521,7 @@ def _retry_or_reuse(
         _check_user_of(session, parent)
         narrowed = _check_client_of(session, client=client, scope=scope)
         audit.event("refresh retried", user=session.user_id, ip=caller.ip_address, sid=session.pk)
-        return _reissue_newest(session=session, scope=narrowed, now=now)
+        return _reissue_newest(session=session, scope=narrowed, now=now, jkt=caller.dpop_jkt)
     # A spent token, whatever became of its user since: the theft signal of RFC 9700 §4.14.2.
     _revoke(
         Session.objects.filter(pk=session.pk),
@@ -521,7 +534,7 @@ def _retry_or_reuse(
     raise InvalidGrant("The refresh token was already used; its session is revoked.")
 
 
-def _reissue_newest(*, session: Session, scope: str | None, now: datetime) -> IssuedTokens:
+def _reissue_newest(*, session: Session, scope: str | None, now: datetime, jkt: str | None) -> IssuedTokens:
     """The session's newest refresh token again, rebuilt from its record, with a new access token."""
     newest = session.newest_record
     refresh = RefreshToken.issue(
@@ -536,7 +549,9 @@ def _reissue_newest(*, session: Session, scope: str | None, now: datetime) -> Is
     if token_fingerprint(refresh_string) != newest.token:
         # Signing configuration changed since the rotation: the same token cannot be rebuilt.
         raise InvalidGrant("The refresh token was already used.")
-    return _issued(session=session, refresh=refresh, refresh_string=refresh_string, scope=scope, now=now)
+    return _issued(
+        session=session, refresh=refresh, refresh_string=refresh_string, scope=scope, now=now, jkt=jkt
+    )
 
 
 def _verified_refresh_token(raw: str) -> RefreshToken:
@@ -579,10 +594,17 @@ def _record_refresh_token(*, user: User, token: RefreshToken, token_string: str)
 
 
 def _issued(
-    *, session: Session, refresh: RefreshToken, refresh_string: str, now: datetime, scope: str | None = None
+    *,
+    session: Session,
+    refresh: RefreshToken,
+    refresh_string: str,
+    now: datetime,
+    scope: str | None = None,
+    jkt: str | None = None,
 ) -> IssuedTokens:
     """The pair handed out: a new access token for the session's user beside `refresh`, through
-    the issuance seam (which adds the extensions' claims and fields: the ID token, ...)."""
+    the issuance seam (which adds the extensions' claims and fields: the ID token, ...); bound
+    to the DPoP key `jkt` when the request proved one."""
     if session.client_id:
         scope = session.scope if scope is None else scope
     return issuance.issue(
@@ -596,6 +618,7 @@ def _issued(
         not_after=refresh.expires_at,
         refresh=refresh,
         refresh_string=refresh_string,
+        jkt=jkt,
     )
 
 

@@ -1,5 +1,6 @@
 """One small view per endpoint: parse with a serializer, call one service, render."""
 
+import dataclasses
 from http import HTTPStatus
 
 from django.conf import settings
@@ -18,8 +19,9 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.apis import scopes as api_scopes
 from accounts.authentication import OwnAccount
-from accounts.callers import caller_of
-from accounts.errors import NO_STORE, OAuthError
+from accounts.callers import Caller, caller_of
+from accounts.dpop import proofs
+from accounts.errors import NO_STORE, InvalidDpopProof, OAuthError
 from accounts.grants import grants
 from accounts.health import health
 from accounts.keys import ring
@@ -52,7 +54,7 @@ def token_response(issued: services.IssuedTokens, *, issued_token_type: str | No
     than the whole body)."""
     body = {
         "access_token": issued.access_token,
-        "token_type": "bearer",
+        "token_type": issued.token_type,
         "expires_in": issued.expires_in,
         # None for a client's own token (client credentials: no refresh token, RFC 6749 §4.4.3).
         **(
@@ -133,8 +135,25 @@ class TokenView(OAuthEndpoint):
         except OAuthError:
             self.grants.settle(grant_type, None)  # unsupported_grant_type comes first
             raise
-        grant = self.grants.settle(grant_type, client)(params, client=client, caller=caller_of(request))
-        return token_response(grant.issue(), issued_token_type=grant.issued_token_type)
+        caller = dpop_caller(request, caller_of(request), required=client is not None and client.require_dpop)
+        grant = self.grants.settle(grant_type, client)(params, client=client, caller=caller)
+        response = token_response(grant.issue(), issued_token_type=grant.issued_token_type)
+        if settings.DPOP_NONCE_REQUIRED:
+            response["DPoP-Nonce"] = proofs.current_nonce()  # the nonce of the client's next proof
+        return response
+
+
+def dpop_caller(request: Request, caller: Caller, *, required: bool) -> Caller:
+    """`caller` with the key its DPoP proof proves (RFC 9449 §4.3: the header of this POST to
+    this endpoint's URL, built from TOKEN_ISSUER), or as it is when there is no proof. Raises
+    InvalidDpopProof for a bad proof, or for none when `required` (the client's require_dpop)."""
+    header = request.META.get("HTTP_DPOP")
+    if header is None:
+        if required:
+            raise InvalidDpopProof("This client must send a DPoP proof with each token request (RFC 9449).")
+        return caller
+    url = settings.TOKEN_ISSUER.rstrip("/") + request.path_info
+    return dataclasses.replace(caller, dpop_jkt=proofs.verify(header, method=request.method, url=url).jkt)
 
 
 class MeView(GenericAPIView):
@@ -279,6 +298,7 @@ def authorization_server_metadata() -> dict:
         "scopes_supported": api_scopes.supported(),
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        "dpop_signing_alg_values_supported": list(proofs.ALGORITHMS),
         "pushed_authorization_request_endpoint": f"{base}/par",
         "require_pushed_authorization_requests": settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS,
         "userinfo_endpoint": f"{base}/userinfo",

@@ -269,6 +269,11 @@ TOKEN_ISSUER = os.environ.get("TOKEN_ISSUER", "").strip() or "http://127.0.0.1:8
 ACCESS_TOKEN_AUDIENCE = os.environ.get("ACCESS_TOKEN_AUDIENCE", "").strip() or TOKEN_ISSUER
 # How long an authorization code of /authorize may wait for its exchange.
 AUTHORIZATION_CODE_LIFETIME_SECONDS = env_int("AUTHORIZATION_CODE_LIFETIME_SECONDS", 60, minimum=1)
+# DPoP (RFC 9449): how old a proof's iat may be; whether proofs must carry the server's nonce,
+# and how long each nonce is good for (a nonce of the previous window is still accepted).
+DPOP_PROOF_MAX_AGE_SECONDS = env_int("DPOP_PROOF_MAX_AGE_SECONDS", 60, minimum=1)
+DPOP_NONCE_REQUIRED = env_bool("DPOP_NONCE_REQUIRED", False)
+DPOP_NONCE_LIFETIME_SECONDS = env_int("DPOP_NONCE_LIFETIME_SECONDS", 300, minimum=10)
 # Pushed authorization requests (RFC 9126): how long a request_uri of POST /par may wait for
 # /authorize, and whether every client must push its requests (a client may be required alone).
 PUSHED_REQUEST_LIFETIME_SECONDS = env_int("PUSHED_REQUEST_LIFETIME_SECONDS", 60, minimum=1)

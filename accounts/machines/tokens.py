@@ -51,6 +51,7 @@ def issue(
         now=now,
         not_after=now + timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME_SECONDS),
         audience=api_scopes.audience(resource=granted.resource, scope=granted.scope),
+        jkt=caller.dpop_jkt,
     )
     claims = jwt.decode(issued.access_token, options={"verify_signature": False})  # signed just now
     ClientToken.objects.create(

@@ -52,6 +52,8 @@ class Registration:
     post_logout_redirect_uris: tuple[str, ...] = ()
     client_id: str | None = None
     require_second_factor: bool = False
+    require_dpop: bool = False  # its tokens are always DPoP-bound (RFC 9449)
+    require_pushed_authorization_requests: bool = False  # its requests come through /par (RFC 9126)
     grant_types: tuple[str, ...] = (AUTHORIZATION_CODE, REFRESH_TOKEN)
     jwks: dict | None = None  # its public keys: private_key_jwt, no secret (confidential)
     jwks_uri: str = ""  # or where it publishes them
@@ -170,6 +172,8 @@ def register(registration: Registration) -> tuple[Client, str | None]:
             allowed_origins=list(registration.allowed_origins),
             post_logout_redirect_uris=list(registration.post_logout_redirect_uris),
             require_second_factor=registration.require_second_factor,
+            require_dpop=registration.require_dpop,
+            require_pushed_authorization_requests=registration.require_pushed_authorization_requests,
             grant_types=list(grant_types),
         )
         client.api_scopes.set(api_scopes)

@@ -41,6 +41,11 @@ class Client(models.Model):
         help_text="Its users sign in with a second factor (acr multi-factor); a user without one "
         "is refused (access_denied) until they set one up at /account/security.",
     )
+    require_dpop = models.BooleanField(
+        "requires DPoP",
+        default=False,
+        help_text="Its token requests must carry a DPoP proof (RFC 9449): every token it gets is bound to its key.",
+    )
     require_pushed_authorization_requests = models.BooleanField(
         "requires pushed authorization requests",
         default=False,

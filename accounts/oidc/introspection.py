@@ -33,7 +33,7 @@ def token_introspect(*, token: str, token_type_hint: str | None = None) -> dict:
         if kind is IssuedAccessToken:
             if session.user.get_username() != parsed["sub"]:
                 return INACTIVE
-            answer = {"token_type": "access_token", "aud": parsed.payload.get("aud")}
+            answer = {"token_type": "access_token", "aud": parsed.payload.get("aud"), **_confirmation(parsed)}
             scope = parsed.payload.get("scope")
         else:
             if parsed["jti"] != session.newest_record.jti or session.user.email != parsed["sub"]:
@@ -66,6 +66,7 @@ def _client_token(token: str) -> dict:
         "active": True,
         "token_type": "access_token",
         "aud": parsed.payload.get("aud"),
+        **_confirmation(parsed),
         "sub": parsed["sub"],
         "client_id": record.client_id,
         **({"scope": record.scope} if record.scope else {}),
@@ -74,3 +75,13 @@ def _client_token(token: str) -> dict:
         "iss": parsed["iss"],
         "jti": parsed["jti"],
     }
+
+
+def _confirmation(token) -> dict:
+    """`cnf` of a DPoP-bound access token (RFC 9449 §6.2: the resource server checks the proof's key)."""
+    confirmation = token.payload.get("cnf")
+    return (
+        {"cnf": {"jkt": confirmation["jkt"]}}
+        if isinstance(confirmation, dict) and "jkt" in confirmation
+        else {}
+    )

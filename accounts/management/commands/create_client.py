@@ -92,6 +92,17 @@ class Command(BaseCommand):
             help="its users sign in with two-step sign-in (a user without a second factor is refused)",
         )
 
+        parser.add_argument(
+            "--require-dpop",
+            action="store_true",
+            help="its token requests must carry a DPoP proof: its tokens are always bound to its key (RFC 9449)",
+        )
+        parser.add_argument(
+            "--require-pushed-requests",
+            action="store_true",
+            help="its authorization requests must come through POST /par (RFC 9126)",
+        )
+
     def handle(self, *args, **options) -> None:
         jwks = None
         if options["jwks"]:
@@ -111,6 +122,8 @@ class Command(BaseCommand):
                     post_logout_redirect_uris=tuple(options["post_logout_redirect_uris"]),
                     client_id=options["client_id"],
                     require_second_factor=options["require_second_factor"],
+                    require_dpop=options["require_dpop"],
+                    require_pushed_authorization_requests=options["require_pushed_requests"],
                     grant_types=tuple(options["grant_types"] or (AUTHORIZATION_CODE, REFRESH_TOKEN)),
                     jwks=jwks,
                     jwks_uri=options["jwks_uri"],
