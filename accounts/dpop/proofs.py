@@ -22,6 +22,7 @@ The key's identity is its RFC 7638 thumbprint (`jkt`), what a bound token's `cnf
 import base64
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -98,7 +99,7 @@ def verify(header: str | None, *, method: str, url: str, access_token: str | Non
         if not isinstance(claims.get(name), str) or not claims[name]:
             raise InvalidDpopProof(f"The DPoP proof has no {name} claim.")
     iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):  # NaN too
         raise InvalidDpopProof("The DPoP proof has no iat claim.")
     if claims["htm"] != method:
         raise InvalidDpopProof(f"The DPoP proof's htm is not this request's method ({method}).")

@@ -413,3 +413,18 @@ def test_one_proof_presented_at_once_is_accepted_once(transactional_db, key):
 
     assert sum(1 for r in results if isinstance(r, proofs.Proof)) == 1, results
     assert sum(1 for r in results if isinstance(r, InvalidDpopProof)) == CONCURRENT - 1
+
+
+def test_an_iat_that_is_not_a_finite_number_is_refused(api_client, machine, key):
+    """json reads NaN, and NaN compares false both ways: it must not slip through the window."""
+    head = {"typ": "dpop+jwt", "jwk": public_jwk(key), "alg": "ES256"}
+    payload = '{"jti": "nan-1", "htm": "POST", "htu": "' + ISSUER + '/token", "iat": NaN}'
+    signing_input = (
+        jwt.utils.base64url_encode(json.dumps(head).encode())
+        + b"."
+        + jwt.utils.base64url_encode(payload.encode())
+    )
+    signature = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256).sign(signing_input, key)
+    nan_proof = (signing_input + b"." + jwt.utils.base64url_encode(signature)).decode()
+
+    refused(cc_token(api_client, machine, nan_proof), "The DPoP proof has no iat claim.")
