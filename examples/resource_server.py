@@ -31,11 +31,19 @@ As a registered API (`manage.py create_api https://orders.example.com --name Ord
 
 A token for another audience is 401 (invalid_token); one without every --scope is 403 with
 `WWW-Authenticate: Bearer error="insufficient_scope", scope="orders:read"` (RFC 6750 §3.1).
+
+A DPoP-bound token (its `cnf.jkt`, RFC 9449) is taken only as `Authorization: DPoP <token>` with
+a `DPoP` proof of its key for this request (htm GET, htu this server's URL, a fresh iat, the
+token's ath, a jti not seen before); as Bearer it is 401. --url names this server's own URL as
+clients call it (default http://HOST:PORT).
 """
 
 import argparse
 import base64
+import hashlib
 import json
+import math
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -85,6 +93,68 @@ def check_audience_and_scope(claims: dict, *, audience: str | None, scopes: list
     return claims
 
 
+class DpopProofs:
+    """RFC 9449 §4.3 and §7 at this resource server: the proof of a DPoP request, checked with
+    PyJWT against the key the token is bound to; jti remembered for the proof's lifetime (in
+    this process: a resource server run by several processes shares them, as the token service
+    does in its database or Redis)."""
+
+    MAX_AGE = 60
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.seen: dict[str, float] = {}
+
+    def check(self, proof: str | None, *, token: str, path: str, jkt: str) -> None:
+        if not proof or "," in proof:
+            raise jwt.InvalidTokenError("send one DPoP proof")
+        header = jwt.get_unverified_header(proof)
+        jwk = header.get("jwk")
+        if (
+            header.get("typ") != "dpop+jwt"
+            or header.get("alg") not in ASYMMETRIC_ALGORITHMS
+            or not isinstance(jwk, dict)
+        ):
+            raise jwt.InvalidTokenError("not a DPoP proof")
+        if any(member in jwk for member in ("d", "p", "q", "dp", "dq", "qi", "k")):
+            raise jwt.InvalidTokenError("the proof's jwk is not a public key")
+        claims = jwt.decode(
+            proof,
+            jwt.PyJWK(jwk, algorithm=header["alg"]).key,
+            algorithms=[header["alg"]],
+            options={"verify_aud": False},
+        )
+        digest = hashlib.sha256(token.encode()).digest()
+        if claims.get("ath") != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
+            raise jwt.InvalidTokenError("the proof is not for this token (ath)")
+        if claims.get("htm") != "GET" or str(claims.get("htu", "")).split("?")[0] != self.url + path:
+            raise jwt.InvalidTokenError("the proof is not for this request (htm, htu)")
+        iat = claims.get("iat")
+        now = time.time()
+        if (
+            not isinstance(iat, int | float)
+            or not math.isfinite(iat)
+            or not now - self.MAX_AGE <= iat <= now + 5
+        ):
+            raise jwt.InvalidTokenError("the proof is not fresh (iat)")
+        if thumbprint(jwk) != jkt:
+            raise jwt.InvalidTokenError("the proof's key is not the token's (cnf.jkt)")
+        self.seen = {jti: seen_at for jti, seen_at in self.seen.items() if seen_at > now - self.MAX_AGE - 5}
+        jti = f"{jkt}:{claims.get('jti')}"
+        if not claims.get("jti") or jti in self.seen:
+            raise jwt.InvalidTokenError("the proof was used before (jti)")
+        self.seen[jti] = now
+
+
+def thumbprint(jwk: dict) -> str:
+    """RFC 7638: the SHA-256 of the key's required members, base64url."""
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}[
+        jwk["kty"]
+    ]
+    canonical = json.dumps({name: jwk[name] for name in required}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
 class IntrospectionUnavailable(Exception):
     """The introspection endpoint did not give an answer (network error, 5xx, not JSON)."""
 
@@ -122,7 +192,9 @@ class Introspector:
         return answer
 
 
-def make_handler(verify: Callable[[str], dict], *, scopes: list[str] = ()) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    verify: Callable[[str], dict], *, scopes: list[str] = (), dpop: DpopProofs | None = None
+) -> type[BaseHTTPRequestHandler]:
     """The request handler of /hello; `verify(token)` returns the claims of a valid access token
     (`sub` is the username) or raises jwt.PyJWTError, InsufficientScope (naming `scopes` in the
     challenge), or IntrospectionUnavailable."""
@@ -132,10 +204,17 @@ def make_handler(verify: Callable[[str], dict], *, scopes: list[str] = ()) -> ty
             if self.path != "/hello":
                 return self.reply(404, {"detail": "Not found."})
             scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            if scheme.lower() not in ("bearer", "dpop") or not token.strip():
                 return self.reply(401, {"detail": "A bearer access token is required."})
             try:
                 claims = verify(token.strip())
+                bound = (claims.get("cnf") or {}).get("jkt")
+                if bound and scheme.lower() != "dpop":
+                    raise jwt.InvalidTokenError("this token is DPoP-bound: send it as DPoP with a proof")
+                if scheme.lower() == "dpop":
+                    if not bound or dpop is None:
+                        raise jwt.InvalidTokenError("this token is not DPoP-bound")
+                    dpop.check(self.headers.get("DPoP"), token=token.strip(), path=self.path, jkt=bound)
             except jwt.PyJWTError as e:  # every PyJWT failure, JWKS fetching included
                 return self.reply(401, {"detail": f"Invalid token: {e}"})
             except InsufficientScope:
@@ -192,6 +271,9 @@ def main() -> None:
         metavar="NAME",
         help="a scope every token must hold (repeat for several): 403 insufficient_scope otherwise",
     )
+    parser.add_argument(
+        "--url", help="this server's URL as clients call it, for DPoP's htu (default http://HOST:PORT)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument(
@@ -224,7 +306,8 @@ def main() -> None:
             return check_audience_and_scope(claims, audience=args.audience, scopes=args.scopes)
 
         mode_name = "JWKS"
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(verify, scopes=args.scopes))
+    dpop = DpopProofs(args.url or f"http://{args.host}:{args.port}")
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(verify, scopes=args.scopes, dpop=dpop))
     print(f"resource server on http://{args.host}:{args.port}/hello ({mode_name} mode)", flush=True)
     server.serve_forever()
 

@@ -2,6 +2,8 @@
 through a key rotation done by `manage.py rotate_signing_key` while everything runs; and, in
 its introspection mode, asks POST /introspect about each token, so a revocation shows at once."""
 
+import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -9,9 +11,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from accounts.apis import scopes as api_scopes
 from accounts.models import SigningKey
@@ -135,8 +141,8 @@ def start_example():
     """start_example(*arguments) -> the URL of examples/resource_server.py run with `arguments`."""
     servers = []
 
-    def start(*arguments: str) -> str:
-        port = free_port()
+    def start(*arguments: str, port: int | None = None) -> str:
+        port = port or free_port()
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -281,3 +287,68 @@ def test_as_a_registered_api_it_takes_only_tokens_for_it_with_its_scope(live_ser
             == 'Bearer error="insufficient_scope", scope="orders:read"'
         )
         assert get(f"{example}/hello", own)[0] == 401
+
+
+def test_it_takes_a_dpop_bound_token_only_with_a_proof_of_its_key(live_service, start_example):
+    """RFC 9449 §7 at a separate resource server (JWKS mode): a service's DPoP-bound token opens
+    /hello with a fresh proof of its key, once; as Bearer, with another key or a replayed proof,
+    it is 401."""
+    service = live_service()
+    _, secret = register(
+        Registration(
+            name="Billing",
+            client_id="billing",
+            confidential=True,
+            redirect_uris=(),
+            grant_types=("client_credentials",),
+        )
+    )
+    port = free_port()
+    example = start_example(
+        "--jwks-url",
+        f"{service}/.well-known/jwks.json",
+        "--issuer",
+        LIVE_ISSUER,
+        "--url",
+        f"http://127.0.0.1:{port}",
+        port=port,
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    def proof(signer, htm: str, htu: str, **claims) -> str:
+        body = {"jti": uuid.uuid4().hex, "htm": htm, "htu": htu, "iat": int(time.time()), **claims}
+        jwk = json.loads(ECAlgorithm.to_jwk(signer.public_key()))
+        return jwt.encode(body, signer, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": jwk})
+
+    data = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "client_id": "billing", "client_secret": secret}
+    ).encode()
+    request = urllib.request.Request(
+        f"{service}/token", data=data, headers={"DPoP": proof(key, "POST", f"{LIVE_ISSUER}/token")}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token = json.load(response)
+    assert token["token_type"] == "DPoP"
+    access = token["access_token"]
+    ath = base64.urlsafe_b64encode(hashlib.sha256(access.encode()).digest()).rstrip(b"=").decode()
+
+    def hello(scheme: str, dpop: str | None) -> int:
+        headers = {"Authorization": f"{scheme} {access}", **({"DPoP": dpop} if dpop else {})}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(f"{example}/hello", headers=headers), timeout=10
+            ) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    good = proof(key, "GET", f"{example}/hello", ath=ath)
+    assert hello("DPoP", good) == 200
+    assert hello("DPoP", good) == 401  # the same jti again
+    assert hello("Bearer", None) == 401
+    assert (
+        hello("DPoP", proof(ec.generate_private_key(ec.SECP256R1()), "GET", f"{example}/hello", ath=ath))
+        == 401
+    )
+    assert hello("DPoP", proof(key, "GET", f"{example}/hello", ath="wrong")) == 401
+    assert hello("DPoP", proof(key, "GET", f"{example}/hello", ath=ath)) == 200
