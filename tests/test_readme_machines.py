@@ -144,3 +144,22 @@ def test_the_readme_pushed_request_walkthrough_behaves_as_written(live_service):
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     assert lines == ["60", "200", "invalid_request"]
     assert PushedRequest.objects.get().used_at is not None
+
+
+DPOP_SECTION = "### A DPoP-bound token with curl"
+
+
+def test_the_readme_dpop_walkthrough_behaves_as_written(live_service):
+    port = free_port()
+    base_url = live_service(port, TOKEN_ISSUER=f"http://127.0.0.1:{port}")
+
+    result = run_readme_shell(readme_section_script(DPOP_SECTION, base_url))
+
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    assert lines == [
+        "invalid_dpop_proof",
+        "DPoP",
+        "The DPoP proof was used before: make a new one (jti) for each request.",
+    ]
+    assert ClientToken.objects.filter(client_id="possessor").count() == 1
