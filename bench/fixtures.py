@@ -43,6 +43,11 @@ def prepare(codes: int) -> str:
         )
         clients[name] = {"client_id": client.client_id, "client_secret": secret}
         Consent.objects.create(user=user, client=client, scopes=["openid", "profile"])
+    # A first-party public app whose sessions the DPoP rows bind to a key (its tokens open /users/me/).
+    Client.objects.filter(pk="bench-own").delete()
+    register(
+        Registration(name="bench-own", redirect_uris=(REDIRECT_URI,), client_id="bench-own", first_party=True)
+    )
     # A service with the client credentials grant (its own tokens: no codes, no consent).
     Client.objects.filter(pk="bench-machine").delete()
     machine, machine_secret = register(
@@ -112,6 +117,8 @@ def prepare(codes: int) -> str:
     store["accounts.auth_time"] = int(now.timestamp())
     store.create()
     plain = {name: [secrets.token_urlsafe(32) for _ in range(codes)] for name in clients}
+    # Sessions of bench-own: one per chain of the DPoP rotation, one per chain of its bearer twin.
+    plain["bench-own"] = [secrets.token_urlsafe(32) for _ in range(24)]
     for name, values in plain.items():
         AuthorizationCode.objects.bulk_create(
             [

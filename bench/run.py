@@ -20,6 +20,7 @@ deletes the expired ones while rotations go on.
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import platform
@@ -37,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server import PROJECT, PYTHON, base_env, gunicorn, manage
@@ -253,6 +256,34 @@ def main() -> None:
                     for code in authz["device_codes"]
                 )
             )
+            # DPoP: sessions of bench-own bound to one key; each request gets a proof of its own.
+            dpop_key = ec.generate_private_key(ec.SECP256R1())
+            own_codes = authz["codes"]["bench-own"]
+            bound = own_sessions(base_url, env["TOKEN_ISSUER"], dpop_key, own_codes[: CONCURRENCY + 1], authz)
+            unbound = own_sessions(base_url, env["TOKEN_ISSUER"], None, own_codes[CONCURRENCY + 1 :], authz)
+            bound_access = bound[0]["access_token"]
+            bound_chain_file, proofs_file = Path(tmp) / "dpop-chain.txt", Path(tmp) / "proofs.txt"
+            bound_chain_file.write_text(
+                "\n".join(s["refresh_token"] for s in bound[1 : CONCURRENCY + 1]) + "\n"
+            )
+            public_chain_file = Path(tmp) / "public-chain.txt"
+            public_chain_file.write_text("\n".join(s["refresh_token"] for s in unbound[:CONCURRENCY]) + "\n")
+
+            def with_proofs(htm: str, path: str, per_second: int, run, access_token: str | None = None):
+                def go():
+                    proofs_file.write_text(
+                        dpop_proofs(
+                            dpop_key,
+                            htm=htm,
+                            htu=env["TOKEN_ISSUER"] + path,
+                            count=per_second * seconds,
+                            access_token=access_token,
+                        )
+                    )
+                    return run()
+
+                return go
+
             server_secret = authz["clients"]["bench-server"]["client_secret"]
             basic = base64.b64encode(f"bench-server:{server_secret}".encode()).decode()
             signer_file = Path(tmp) / "assertions.txt"
@@ -289,6 +320,52 @@ def main() -> None:
                         "chain.lua",
                         [str(ours_file), "/token", "ours", "refresh_token"],
                         seconds=seconds,
+                    ),
+                ),
+                (
+                    "GET /users/me/ (DPoP)",
+                    with_proofs(
+                        "GET",
+                        "/users/me/",
+                        3000,
+                        lambda: wrk(
+                            base_url,
+                            "proofs.lua",
+                            [str(proofs_file), "/users/me/"],
+                            seconds=seconds,
+                            headers={"Authorization": f"DPoP {bound_access}"},
+                        ),
+                        access_token=bound_access,
+                    ),
+                ),
+                (
+                    "POST /token (rotation, public client)",
+                    lambda: wrk(
+                        base_url,
+                        "chain.lua",
+                        [str(public_chain_file), "/token", "public", "refresh_token", "", "bench-own"],
+                        seconds=seconds,
+                    ),
+                ),
+                (
+                    "POST /token (rotation, DPoP)",
+                    with_proofs(
+                        "POST",
+                        "/token",
+                        1500,
+                        lambda: wrk(
+                            base_url,
+                            "chain.lua",
+                            [
+                                str(bound_chain_file),
+                                "/token",
+                                "public",
+                                "refresh_token",
+                                str(proofs_file),
+                                "bench-own",
+                            ],
+                            seconds=seconds,
+                        ),
                     ),
                 ),
                 (
@@ -382,6 +459,9 @@ def main() -> None:
                             "POST /token (rotation)",
                             "POST /token (client credentials)",
                             "POST /token (device code)",
+                            "GET /users/me/ (DPoP)",
+                            "POST /token (rotation, DPoP)",
+                            "POST /token (rotation, public client)",
                             "POST /token (private_key_jwt",
                             "POST /login",
                             "stock",
@@ -485,6 +565,53 @@ def main() -> None:
     table = markdown(report)
     (RESULTS / f"bench-{stamp}.md").write_text(table)
     print("\n" + table)
+
+
+def dpop_proofs(key, *, htm: str, htu: str, count: int, access_token: str | None = None) -> str:
+    """`count` DPoP proofs (RFC 9449) of `key` for `htm` `htu` (and the token's `ath`), one per
+    line: each jti is accepted once, so every request carries its own, signed here before the
+    run as the client would."""
+    jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+    head = {"typ": "dpop+jwt", "jwk": jwk}
+    ath = {}
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        ath = {"ath": base64.urlsafe_b64encode(digest).rstrip(b"=").decode()}
+    now = int(time.time())
+    return "".join(
+        jwt.encode(
+            {"jti": uuid.uuid4().hex, "htm": htm, "htu": htu, "iat": now, **ath},
+            key,
+            algorithm="ES256",
+            headers=head,
+        )
+        + "\n"
+        for _ in range(count)
+    )
+
+
+def own_sessions(base_url: str, issuer: str, key, codes: list[str], authz: dict) -> list[dict]:
+    """Token responses of bench-own's `codes`, each exchanged with a DPoP proof of `key` (sessions
+    whose tokens are bound to it, a public client's refresh tokens too), or without one (None)."""
+    sessions = []
+    for code in codes:
+        body = urllib.parse.urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": authz["redirect_uri"],
+                "code_verifier": authz["verifier"],
+                "client_id": "bench-own",
+            }
+        ).encode()
+        headers = (
+            {"DPoP": dpop_proofs(key, htm="POST", htu=f"{issuer}/token", count=1).strip()} if key else {}
+        )
+        request = urllib.request.Request(f"{base_url}/token", data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            sessions.append(json.load(response))
+    assert all(session["token_type"] == ("DPoP" if key else "bearer") for session in sessions)
+    return sessions
 
 
 def assertion_bodies(signer: dict, issuer: str, count: int) -> str:
@@ -751,6 +878,24 @@ def markdown(report: dict) -> str:
                 f"{label} at most the cost of a rotation",
                 f"{machine['cpu_ms']:.2f} / {rotation['cpu_ms']:.2f} ms = {machine['cpu_ms'] / rotation['cpu_ms']:.2f} x",
                 machine["cpu_ms"] <= rotation["cpu_ms"],
+            )
+    for bound, bearer in (
+        ("POST /token (rotation, DPoP)", "POST /token (rotation, public client)"),
+        ("GET /users/me/ (DPoP)", "GET /users/me/"),
+    ):
+        signed, cc = (
+            rows.get("POST /token (private_key_jwt, client credentials)"),
+            rows.get("POST /token (client credentials)"),
+        )
+        if bound in rows and bearer in rows and signed and cc:
+            # What one ES256 verification and one insert cost in this run: private_key_jwt's
+            # assertion check over the same grant with a secret.
+            budget = signed["cpu_ms"] - cc["cpu_ms"]
+            extra = rows[bound]["cpu_ms"] - rows[bearer]["cpu_ms"]
+            target(
+                f"{bound}: the proof at most one ES256 verification and one insert over {bearer}",
+                f"+{extra:.2f} ms over {rows[bearer]['cpu_ms']:.2f} ms; budget {budget:.2f} ms",
+                extra <= budget,
             )
     login = rows.get("POST /login")
     if login:

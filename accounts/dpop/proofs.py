@@ -20,6 +20,7 @@ The key's identity is its RFC 7638 thumbprint (`jkt`), what a bound token's `cnf
 """
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -80,14 +81,13 @@ def verify(header: str | None, *, method: str, url: str, access_token: str | Non
     if not isinstance(jwk, dict) or any(member in jwk for member in PRIVATE_MEMBERS):
         raise InvalidDpopProof("The DPoP proof's jwk must be a public key.")
     try:
-        key = jwt.PyJWK(jwk, algorithm=algorithm)
-        jkt = jkt_of(jwk)
+        key, jkt = _key(json.dumps(jwk, sort_keys=True), algorithm)
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         raise InvalidDpopProof("The DPoP proof's jwk cannot be read as a key for its alg.") from None
     try:
         claims = jwt.decode(
             proof,
-            key.key,
+            key,
             algorithms=[algorithm],
             options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
         )
@@ -118,6 +118,14 @@ def verify(header: str | None, *, method: str, url: str, access_token: str | Non
     if not counters.first_use(json.dumps(["dpop", jkt, claims["jti"]]), window=max_age + LEEWAY_SECONDS):
         raise InvalidDpopProof("The DPoP proof was used before: make a new one (jti) for each request.")
     return Proof(jkt=jkt, jti=claims["jti"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _key(jwk_json: str, algorithm: str):
+    """The verifying key and thumbprint of a proof's jwk: parsed once per key and process (a
+    client signs every proof with the same key; parsing a point costs as much as a verification)."""
+    jwk = json.loads(jwk_json)
+    return jwt.PyJWK(jwk, algorithm=algorithm).key, jkt_of(jwk)
 
 
 def current_nonce() -> str:

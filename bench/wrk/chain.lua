@@ -1,14 +1,8 @@
 -- Refresh token rotation: each thread (one connection) spends its own refresh token and
 -- chains the successor from each response. Arguments: tokens file (one per line, one per
--- thread), path, request style ("ours" or "stock"), name of the refresh field in responses.
-local threads = {}
-local counter = 0
-
-function setup(thread)
-   counter = counter + 1
-   thread:set("id", counter)
-   table.insert(threads, thread)
-end
+-- thread), path, request style ("ours" or "stock"), name of the refresh field in responses,
+-- and optionally a file of DPoP proofs (one per line, each sent once: a bound session's).
+dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "common.lua")
 
 function init(args)
    local path, style = args[2], args[3]
@@ -18,14 +12,21 @@ function init(args)
       i = i + 1
       if i == id then token = line end
    end
+   if args[5] and args[5] ~= "" then proofs, next_proof = share(args[5]), 1 end
    ok, failed = 0, 0
    wrk.method = "POST"
    wrk.path = path
    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
    if style == "stock" then prefix = "refresh=" else prefix = "grant_type=refresh_token&refresh_token=" end
+   if style == "public" then prefix = "grant_type=refresh_token&client_id=" .. args[6] .. "&refresh_token=" end
 end
 
 function request()
+   if proofs then
+      local proof = proofs[next_proof] or "exhausted"
+      next_proof = next_proof + 1
+      return wrk.format(nil, nil, with_proof(proof), prefix .. token)
+   end
    return wrk.format(nil, nil, nil, prefix .. token)
 end
 
@@ -36,17 +37,4 @@ function response(status, headers, body)
    else
       failed = failed + 1
    end
-end
-
-function done(summary, latency, requests)
-   local ok_total, failed_total = 0, 0
-   for _, thread in ipairs(threads) do
-      ok_total = ok_total + thread:get("ok")
-      failed_total = failed_total + thread:get("failed")
-   end
-   local e = summary.errors
-   io.write(string.format(
-      '{"requests": %d, "duration_us": %d, "failed": %d, "socket_errors": %d, "p50_us": %d, "p99_us": %d, "chained_ok": %d}\n',
-      summary.requests, summary.duration, failed_total, e.connect + e.read + e.write + e.timeout,
-      latency:percentile(50), latency:percentile(99), ok_total))
 end
