@@ -103,7 +103,7 @@ def verify(header: str | None, *, method: str, url: str, access_token: str | Non
         raise InvalidDpopProof("The DPoP proof has no iat claim.")
     if claims["htm"] != method:
         raise InvalidDpopProof(f"The DPoP proof's htm is not this request's method ({method}).")
-    if _without_query(claims["htu"]) != _without_query(url):
+    if _without_query(claims["htu"]) is None or _without_query(claims["htu"]) != _without_query(url):
         raise InvalidDpopProof(f"The DPoP proof's htu is not this endpoint's URL ({_without_query(url)}).")
     now = clock.time()
     max_age = settings.DPOP_PROOF_MAX_AGE_SECONDS
@@ -146,6 +146,10 @@ def _nonce(window: int) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
+def _without_query(url: str) -> str | None:
+    """`url` without its query and fragment, scheme and host in lower case; None when it is no URL."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1", say
+        return None
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))

@@ -222,6 +222,11 @@ BROKEN = [
         id="htu",
     ),
     pytest.param(
+        lambda k: proof(k, htu="http://[::1/token"),
+        f"The DPoP proof's htu is not this endpoint's URL ({ISSUER}/token).",
+        id="htu no URL",
+    ),
+    pytest.param(
         lambda k: proof(k, iat=int(time.time()) - 61),
         "The DPoP proof's iat is not within the last 60 seconds.",
         id="iat old",
