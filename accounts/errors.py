@@ -137,7 +137,9 @@ class DpopUnauthorized(Error):
     def headers(self) -> dict[str, str]:
         from accounts.dpop.proofs import ALGORITHMS, current_nonce
 
-        description = self.description.replace("\\", "").replace('"', "'")
+        # Printable ASCII only: a request's path can reach the description, and a header cannot
+        # hold control characters (gunicorn refuses them) or non-Latin-1 text.
+        description = "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in self.description)
         challenge = (
             f'DPoP error="{self.error}", error_description="{description}", algs="{" ".join(ALGORITHMS)}"'
         )

@@ -132,9 +132,9 @@ def session_start(
         nonce=nonce,
         auth_time=auth_time or now,
         amr=list(amr),
-        # A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5): a confidential
-        # client's are bound to its authentication already.
-        dpop_jkt=(caller.dpop_jkt or "") if client is not None and not client.confidential else "",
+        # Refresh tokens are bound to the DPoP key (RFC 9449 §5), unless a confidential client's
+        # authentication binds them already.
+        dpop_jkt=(caller.dpop_jkt or "") if client is None or not client.confidential else "",
     )
     # Signed before anything is written: a signing key that cannot sign (a 503) starts nothing.
     issued = _issued(
@@ -230,6 +230,14 @@ def _refresh(
     if parent["jti"] == session.newest_record.jti:
         _check_user_of(session, parent)
         narrowed = _check_client_of(session, client=client, scope=scope)
+        if caller.dpop_jkt and not session.dpop_jkt and not (session.client and session.client.confidential):
+            # A session begun without DPoP is bound at its first refresh with a proof (§5): one
+            # conditional UPDATE, so of concurrent first proofs one key wins and the rest refuse.
+            if not Session.objects.filter(pk=session.pk, dpop_jkt="").update(dpop_jkt=caller.dpop_jkt):
+                raise InvalidDpopProof(
+                    "This refresh token is bound to a DPoP key: send a proof made with that key."
+                )
+            session.dpop_jkt = caller.dpop_jkt
         if resource is not None and resource != session.resource:
             raise InvalidTarget("The resource is not the API of this refresh token's session.")
         if session.resource and not api_scopes.is_registered(session.resource):

@@ -135,8 +135,10 @@ class TokenView(OAuthEndpoint):
         except OAuthError:
             self.grants.settle(grant_type, None)  # unsupported_grant_type comes first
             raise
-        caller = dpop_caller(request, caller_of(request), required=client is not None and client.require_dpop)
-        grant = self.grants.settle(grant_type, client)(params, client=client, caller=caller)
+        grant = self.grants.settle(grant_type, client)(params, client=client, caller=caller_of(request))
+        # The proof last, once the grant has checked its own parameters: a request refused for
+        # another reason spends no proof.
+        grant.caller = dpop_caller(request, grant.caller, required=client is not None and client.require_dpop)
         response = token_response(grant.issue(), issued_token_type=grant.issued_token_type)
         if settings.DPOP_NONCE_REQUIRED:
             response["DPoP-Nonce"] = proofs.current_nonce()  # the nonce of the client's next proof

@@ -43,6 +43,7 @@ import base64
 import hashlib
 import json
 import math
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -104,6 +105,7 @@ class DpopProofs:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.seen: dict[str, float] = {}
+        self.lock = threading.Lock()  # the server's threads share `seen`
 
     def check(self, proof: str | None, *, token: str, path: str, jkt: str) -> None:
         if not proof or "," in proof:
@@ -118,12 +120,11 @@ class DpopProofs:
             raise jwt.InvalidTokenError("not a DPoP proof")
         if any(member in jwk for member in ("d", "p", "q", "dp", "dq", "qi", "k")):
             raise jwt.InvalidTokenError("the proof's jwk is not a public key")
-        claims = jwt.decode(
-            proof,
-            jwt.PyJWK(jwk, algorithm=header["alg"]).key,
-            algorithms=[header["alg"]],
-            options={"verify_aud": False},
-        )
+        try:
+            key = jwt.PyJWK(jwk, algorithm=header["alg"]).key
+        except (ValueError, TypeError, KeyError) as e:  # what PyJWT does not wrap
+            raise jwt.InvalidTokenError("the proof's jwk cannot be read") from e
+        claims = jwt.decode(proof, key, algorithms=[header["alg"]], options={"verify_aud": False})
         digest = hashlib.sha256(token.encode()).digest()
         if claims.get("ath") != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
             raise jwt.InvalidTokenError("the proof is not for this token (ath)")
@@ -139,11 +140,12 @@ class DpopProofs:
             raise jwt.InvalidTokenError("the proof is not fresh (iat)")
         if thumbprint(jwk) != jkt:
             raise jwt.InvalidTokenError("the proof's key is not the token's (cnf.jkt)")
-        self.seen = {jti: seen_at for jti, seen_at in self.seen.items() if seen_at > now - self.MAX_AGE - 5}
         jti = f"{jkt}:{claims.get('jti')}"
-        if not claims.get("jti") or jti in self.seen:
-            raise jwt.InvalidTokenError("the proof was used before (jti)")
-        self.seen[jti] = now
+        with self.lock:
+            self.seen = {seen: at for seen, at in self.seen.items() if at > now - self.MAX_AGE - 5}
+            if not claims.get("jti") or jti in self.seen:
+                raise jwt.InvalidTokenError("the proof was used before (jti)")
+            self.seen[jti] = now
 
 
 def thumbprint(jwk: dict) -> str:
@@ -214,7 +216,13 @@ def make_handler(
                 if scheme.lower() == "dpop":
                     if not bound or dpop is None:
                         raise jwt.InvalidTokenError("this token is not DPoP-bound")
-                    dpop.check(self.headers.get("DPoP"), token=token.strip(), path=self.path, jkt=bound)
+                    proofs = self.headers.get_all("DPoP") or []
+                    dpop.check(
+                        proofs[0] if len(proofs) == 1 else None,
+                        token=token.strip(),
+                        path=self.path,
+                        jkt=bound,
+                    )
             except jwt.PyJWTError as e:  # every PyJWT failure, JWKS fetching included
                 return self.reply(401, {"detail": f"Invalid token: {e}"})
             except InsufficientScope:

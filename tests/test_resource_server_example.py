@@ -332,23 +332,25 @@ def test_it_takes_a_dpop_bound_token_only_with_a_proof_of_its_key(live_service, 
     access = token["access_token"]
     ath = base64.urlsafe_b64encode(hashlib.sha256(access.encode()).digest()).rstrip(b"=").decode()
 
-    def hello(scheme: str, dpop: str | None) -> int:
+    def hello(scheme: str, dpop: str | None) -> tuple[int, str]:
         headers = {"Authorization": f"{scheme} {access}", **({"DPoP": dpop} if dpop else {})}
         try:
             with urllib.request.urlopen(
                 urllib.request.Request(f"{example}/hello", headers=headers), timeout=10
             ) as r:
-                return r.status
+                return r.status, ""
         except urllib.error.HTTPError as e:
-            return e.code
+            return e.code, json.load(e)["detail"]
 
     good = proof(key, "GET", f"{example}/hello", ath=ath)
-    assert hello("DPoP", good) == 200
-    assert hello("DPoP", good) == 401  # the same jti again
-    assert hello("Bearer", None) == 401
-    assert (
-        hello("DPoP", proof(ec.generate_private_key(ec.SECP256R1()), "GET", f"{example}/hello", ath=ath))
-        == 401
+    assert hello("DPoP", good) == (200, "")
+    assert hello("DPoP", good) == (401, "Invalid token: the proof was used before (jti)")
+    assert hello("Bearer", None) == (
+        401,
+        "Invalid token: this token is DPoP-bound: send it as DPoP with a proof",
     )
-    assert hello("DPoP", proof(key, "GET", f"{example}/hello", ath="wrong")) == 401
-    assert hello("DPoP", proof(key, "GET", f"{example}/hello", ath=ath)) == 200
+    other = proof(ec.generate_private_key(ec.SECP256R1()), "GET", f"{example}/hello", ath=ath)
+    assert hello("DPoP", other) == (401, "Invalid token: the proof's key is not the token's (cnf.jkt)")
+    wrong_ath = proof(key, "GET", f"{example}/hello", ath="wrong")
+    assert hello("DPoP", wrong_ath) == (401, "Invalid token: the proof is not for this token (ath)")
+    assert hello("DPoP", proof(key, "GET", f"{example}/hello", ath=ath)) == (200, "")

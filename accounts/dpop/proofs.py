@@ -111,8 +111,9 @@ def verify(header: str | None, *, method: str, url: str, access_token: str | Non
         raise InvalidDpopProof(f"The DPoP proof's iat is not within the last {max_age} seconds.")
     if settings.DPOP_NONCE_REQUIRED and not nonce_is_valid(claims.get("nonce")):
         raise UseDpopNonce("Use the DPoP-Nonce this response carries in the proof's nonce claim.")
-    if access_token is not None and not constant_time_compare(
-        str(claims.get("ath", "")), access_token_hash(access_token)
+    ath = claims.get("ath")
+    if access_token is not None and not (
+        isinstance(ath, str) and ath.isascii() and constant_time_compare(ath, access_token_hash(access_token))
     ):
         raise InvalidDpopProof("The DPoP proof's ath is not the hash of the access token.")
     if not counters.first_use(json.dumps(["dpop", jkt, claims["jti"]]), window=max_age + LEEWAY_SECONDS):
@@ -135,7 +136,7 @@ def current_nonce() -> str:
 
 
 def nonce_is_valid(nonce: object) -> bool:
-    if not isinstance(nonce, str):
+    if not isinstance(nonce, str) or not nonce.isascii():  # a lone surrogate cannot be compared
         return False
     window = int(clock.time() // settings.DPOP_NONCE_LIFETIME_SECONDS)
     return any(constant_time_compare(nonce, _nonce(n)) for n in (window, window - 1))
@@ -150,6 +151,12 @@ def _without_query(url: str) -> str | None:
     """`url` without its query and fragment, scheme and host in lower case; None when it is no URL."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # "http://[::1", say
+        port = parts.port
+    except ValueError:  # "http://[::1", say, or a port out of range
         return None
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(scheme)
+    netloc = host if port is None or port == default else f"{host}:{port}"
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        netloc = f"[{host}]" if port is None or port == default else f"[{host}]:{port}"
+    return urlunsplit((scheme, netloc, parts.path, "", ""))

@@ -433,3 +433,82 @@ def test_an_iat_that_is_not_a_finite_number_is_refused(api_client, machine, key)
     nan_proof = (signing_input + b"." + jwt.utils.base64url_encode(signature)).decode()
 
     refused(cc_token(api_client, machine, nan_proof), "The DPoP proof has no iat claim.")
+
+
+def test_a_session_begun_without_dpop_is_bound_at_its_first_refresh_with_a_proof(
+    api_client, public_oauth_client, client_session_tokens, key
+):
+    body = client_session_tokens(public_oauth_client)
+    refresh = {"grant_type": "refresh_token", "client_id": "public-app"}
+
+    bound = api_client.post(
+        "/token", {**refresh, "refresh_token": body["refresh_token"]}, HTTP_DPOP=proof(key)
+    )
+    assert bound.json()["token_type"] == "DPoP"
+    assert Session.objects.get().dpop_jkt == proofs.jkt_of(public_jwk(key))
+
+    refused(
+        api_client.post("/token", {**refresh, "refresh_token": bound.json()["refresh_token"]}),
+        "This refresh token is bound to a DPoP key: send a proof made with that key.",
+    )
+
+
+def test_a_session_without_a_client_is_bound_too(user, key):
+    """A token exchange needs no client: its refresh tokens are the key's as a public client's are."""
+    from accounts import services
+    from accounts.callers import Caller
+
+    issued = services.session_start(
+        user=user,
+        caller=Caller(dpop_jkt=proofs.jkt_of(public_jwk(key))),
+        grant_type=Session.Grant.TOKEN_EXCHANGE,
+    )
+
+    assert issued.session.dpop_jkt == proofs.jkt_of(public_jwk(key))
+    assert issued.token_type == "DPoP"
+
+
+def test_a_request_refused_for_another_reason_spends_no_proof(api_client, machine, key):
+    one = proof(key)
+    data, headers = client_authentication(machine)
+
+    unsupported = api_client.post("/token", {"grant_type": "password", **data}, HTTP_DPOP=one, **headers)
+
+    assert unsupported.json()["error"] == "unsupported_grant_type"
+    assert cc_token(api_client, machine, one).json()["token_type"] == "DPoP"
+
+
+def test_a_lone_surrogate_in_ath_or_nonce_is_refused_not_a_server_error(
+    api_client, bound, key, machine, settings
+):
+    odd = me(api_client, bound, proof(key, htm="GET", htu=f"{ISSUER}/users/me/", ath="\ud800"))
+    assert challenge_of(odd).startswith('DPoP error="invalid_dpop_proof"')
+    settings.DPOP_NONCE_REQUIRED = True
+    refused(
+        cc_token(api_client, machine, proof(key, nonce="\ud800")),
+        "Use the DPoP-Nonce this response carries in the proof's nonce claim.",
+        error="use_dpop_nonce",
+    )
+
+
+def test_a_challenge_holds_printable_ascii_only(
+    api_client, first_party_oauth_client, oauth_code_factory, key
+):
+    """The request's path reaches the htu error's description: a control character or non-Latin-1
+    text in it must not reach the WWW-Authenticate header."""
+    from accounts.errors import DpopUnauthorized
+
+    challenge = DpopUnauthorized("invalid_dpop_proof", 'bad\x01 "path" é\\').headers()["WWW-Authenticate"]
+
+    assert 'error_description="bad? ?path? ??"' in challenge
+
+
+def test_htu_with_the_default_port_is_the_same_url(api_client, machine, key):
+    assert (
+        cc_token(api_client, machine, proof(key, htu="http://127.0.0.1:80/token")).status_code
+        == HTTPStatus.BAD_REQUEST
+    )
+    assert proofs._without_query("https://as.example:443/token") == proofs._without_query(
+        "https://AS.example/token"
+    )
+    assert proofs._without_query("http://[::1]:80/x") == "http://[::1]/x"
