@@ -472,9 +472,12 @@ def test_a_request_refused_for_another_reason_spends_no_proof(api_client, machin
     one = proof(key)
     data, headers = client_authentication(machine)
 
-    unsupported = api_client.post("/token", {"grant_type": "password", **data}, HTTP_DPOP=one, **headers)
+    # The grant's own check (this client may not refresh) comes after client authentication.
+    refused_grant = api_client.post(
+        "/token", {"grant_type": "refresh_token", **data}, HTTP_DPOP=one, **headers
+    )
 
-    assert unsupported.json()["error"] == "unsupported_grant_type"
+    assert refused_grant.json()["error"] == "unauthorized_client"
     assert cc_token(api_client, machine, one).json()["token_type"] == "DPoP"
 
 
