@@ -103,7 +103,8 @@ def verify(header: str | None, *, method: str, url: str, access_token: str | Non
         raise InvalidDpopProof("The DPoP proof has no iat claim.")
     if claims["htm"] != method:
         raise InvalidDpopProof(f"The DPoP proof's htm is not this request's method ({method}).")
-    if _without_query(claims["htu"]) is None or _without_query(claims["htu"]) != _without_query(url):
+    htu = _without_query(claims["htu"])
+    if htu is None or htu != _without_query(url):
         raise InvalidDpopProof(f"The DPoP proof's htu is not this endpoint's URL ({_without_query(url)}).")
     now = clock.time()
     max_age = settings.DPOP_PROOF_MAX_AGE_SECONDS

@@ -140,7 +140,8 @@ def parse(
     for name in PARAMETERS:
         if len([value for value in values.get(name, []) if value.strip()]) > 1:
             raise InvalidRequest(f"The parameter '{name}' was sent more than once.")
-        if any("\x00" in value for value in values.get(name, [])):  # PostgreSQL text cannot keep it
+        # PostgreSQL text cannot keep a NUL (scope has its own rule: invalid_scope, as the contract says)
+        if name != "scope" and any("\x00" in value for value in values.get(name, [])):
             raise InvalidRequest(f"The parameter '{name}' cannot hold a NUL character.")
     challenge = _single(values, "code_challenge")
     if challenge is None:

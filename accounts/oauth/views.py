@@ -56,11 +56,11 @@ class AuthorizeView(View):
         return self.handle(request, values)
 
     def handle(self, request: HttpRequest, values: dict, *, submitted: bool = False) -> HttpResponse:
-        pushed_at = None  # a pushed request's (RFC 9126): when this browser took it up
+        pushed_at = request_uri = None  # a pushed request's (RFC 9126): when this browser took it up
         try:
             parameters = values
             if any(value.strip() for value in values.get("request_uri", [])):
-                parameters, pushed_at = pushed_request(request, values)
+                parameters, pushed_at, request_uri = pushed_request(request, values)
             target = authorize.redirect_target(parameters)
         except UntrustedRedirect as e:
             return render(
@@ -96,11 +96,6 @@ class AuthorizeView(View):
         if pushed_at is not None and signed_in is not None and signed_in.auth_time >= pushed_at:
             just_signed_in = True  # signed in since the request began (another way in, a second step)
         answer = next((name for name in ("deny", "allow") if submitted and name in values), None)
-        request_uri = (
-            next(value.strip() for value in values["request_uri"] if value.strip())
-            if pushed_at is not None
-            else None
-        )
         decision = authorize.decide(
             authz,
             signed_in=signed_in,
@@ -124,7 +119,7 @@ class AuthorizeView(View):
                     "user": signed_in.user,
                 },
             )
-        if pushed_at is not None:  # answered: the pushed request is spent for this browser too
+        if request_uri is not None:  # answered: the pushed request is spent for this browser too
             request.session[PUSHED_REQUESTS] = {
                 key: kept
                 for key, kept in request.session.get(PUSHED_REQUESTS, {}).items()
@@ -149,10 +144,10 @@ class AuthorizeView(View):
 PUSHED_REQUESTS = "accounts.oauth.pushed"  # the browser session's pushed requests, by request_uri hash
 
 
-def pushed_request(request: HttpRequest, values: dict) -> tuple[dict, datetime]:
-    """The parameters of the pushed request that `values` names (request_uri, client_id), and
-    when this browser took it up: from its own session, or spent now (accounts.oauth.pushed.bind).
-    Raises UntrustedRedirect for one that cannot be used."""
+def pushed_request(request: HttpRequest, values: dict) -> tuple[dict, datetime, str]:
+    """The parameters of the pushed request that `values` names (request_uri, client_id), when
+    this browser took it up (from its own session, or spent now: accounts.oauth.pushed.bind), and
+    its request_uri. Raises UntrustedRedirect for one that cannot be used."""
     uris = [value.strip() for value in values.get("request_uri", []) if value.strip()]
     if len(uris) > 1:
         raise UntrustedRedirect("The parameter 'request_uri' was sent more than once.")
@@ -160,14 +155,14 @@ def pushed_request(request: HttpRequest, values: dict) -> tuple[dict, datetime]:
     key = pushed.uri_hash(uris[0])
     kept = request.session.get(PUSHED_REQUESTS, {}).get(key)
     if kept is not None and kept["client_id"] == client_id:
-        return kept["parameters"], datetime.fromtimestamp(kept["taken_at"], tz=UTC)
+        return kept["parameters"], datetime.fromtimestamp(kept["taken_at"], tz=UTC), uris[0]
     now = clock.now()
     parameters = pushed.bind(request_uri=uris[0], client_id=client_id, now=now)
     request.session[PUSHED_REQUESTS] = {
         **request.session.get(PUSHED_REQUESTS, {}),
         key: {"parameters": parameters, "client_id": client_id, "taken_at": int(now.timestamp())},
     }
-    return parameters, now.replace(microsecond=0)
+    return parameters, now.replace(microsecond=0), uris[0]
 
 
 def signed_in_parameters(authz: authorize.AuthorizationRequest, hidden: list) -> list[tuple[str, str]]:

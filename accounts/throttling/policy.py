@@ -92,9 +92,8 @@ def email_request(*, caller: Caller, email: str, now: datetime | None = None) ->
     if bucket is not None:
         limits.append((json.dumps(["email-ip", bucket]), settings.EMAIL_REQUEST_IP_LIMIT))
     for name, limit in limits:
-        count = counters.increment(name, window=window, now=now)
-        if count.value > limit:
-            retry_after = count.retry_after(window=window, now=now)
+        retry_after = _over_limit(name, limit=limit, window=window, now=now)
+        if retry_after is not None:
             audit.event("email requests throttled", ip=caller.ip_address, retry_after=retry_after)
             raise TooManyRequests(retry_after)
 
@@ -111,9 +110,8 @@ def user_code_attempt(*, caller: Caller, user_id: int, now: datetime | None = No
     if bucket is not None:
         names.append(json.dumps(["user-code-ip", bucket]))
     for name in names:
-        count = counters.increment(name, window=window, now=now)
-        if count.value > settings.DEVICE_USER_CODE_LIMIT:
-            retry_after = count.retry_after(window=window, now=now)
+        retry_after = _over_limit(name, limit=settings.DEVICE_USER_CODE_LIMIT, window=window, now=now)
+        if retry_after is not None:
             audit.event("user codes throttled", user=user_id, ip=caller.ip_address, retry_after=retry_after)
             raise TooManyAttempts(retry_after)
 
@@ -126,12 +124,22 @@ def stored_request(*, caller: Caller, kind: str, now: datetime | None = None) ->
     bucket = address_bucket(caller.ip_address)
     if bucket is None:
         return
-    window = settings.STORED_REQUEST_WINDOW_SECONDS
-    count = counters.increment(json.dumps(["stored", kind, bucket]), window=window, now=now)
-    if count.value > settings.STORED_REQUEST_LIMIT:
-        retry_after = count.retry_after(window=window, now=now or clock.now())
+    retry_after = _over_limit(
+        json.dumps(["stored", kind, bucket]),
+        limit=settings.STORED_REQUEST_LIMIT,
+        window=settings.STORED_REQUEST_WINDOW_SECONDS,
+        now=now or clock.now(),
+    )
+    if retry_after is not None:
         audit.event("stored requests throttled", kind=kind, ip=caller.ip_address, retry_after=retry_after)
         raise TooManyRequests(retry_after)
+
+
+def _over_limit(name: str, *, limit: int, window: int, now: datetime) -> int | None:
+    """Count one on the counter `name`: the seconds until its window passes when that took it
+    beyond `limit`, else None (the one rule of every request counter here)."""
+    count = counters.increment(name, window=window, now=now)
+    return count.retry_after(window=window, now=now) if count.value > limit else None
 
 
 def counter_windows() -> int:

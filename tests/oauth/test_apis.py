@@ -477,15 +477,17 @@ def test_without_apis_nothing_changes(api_client, db):
     [
         ({"resource": "https://orders.example.com\x00"}, "invalid_target", "invalid_request"),
         ({"resource": "https://" + "o" * 300}, "invalid_target", "invalid_target"),
-        ({"scope": "orders:read\x00", "resource": ORDERS}, "invalid_scope", "invalid_request"),
-        ({"scope": "orders\x00read"}, "invalid_scope", "invalid_request"),
+        ({"scope": "orders:read\x00", "resource": ORDERS}, "invalid_scope", "invalid_scope"),
+        ({"scope": "orders\x00read"}, "invalid_scope", "invalid_scope"),
+        ({"scope": "openid\x00"}, "invalid_scope", "invalid_scope"),
     ],
 )
 def test_a_nul_or_an_overlong_resource_or_scope_is_refused_at_every_door(
     api_client, signed_in, warehouse, shop, extra, at_token, at_authorize
 ):
-    """/authorize and /par refuse a NUL in any parameter first (invalid_request); /token's
-    client credentials refuse it as the resource or scope it cannot be."""
+    """/authorize and /par refuse a NUL in any parameter but scope first (invalid_request); a
+    scope with a NUL is invalid_scope everywhere (API.md: a scope other than the known ones);
+    /token's client credentials refuse it as the resource or scope it cannot be."""
     params, _ = authorization_params(shop, **extra)
     assert redirected_error(signed_in.get("/authorize", params))["error"] == at_authorize
     assert cc_token(api_client, warehouse, **extra).json()["error"] == at_token
